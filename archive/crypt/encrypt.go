@@ -1,0 +1,155 @@
+package crypt
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// EncryptOptions selects how Encrypt protects a message.
+type EncryptOptions struct {
+	Passphrase []byte             // symmetric when Recipients and Hidden are empty
+	Recipients openpgp.EntityList // public-key encryption, key ids visible
+	Hidden     openpgp.EntityList // public-key encryption, key id 0 (gpg --hidden-recipient)
+	Signer     *openpgp.Entity    // optional, unlocked; signs the plaintext
+}
+
+// gnupgS2KCount is the coded S2K count GnuPG 2.2 writes: 65011712 bytes.
+const gnupgS2KCount = 255
+
+// Encrypt returns a writer that encrypts what is written to it as GnuPG
+// does for duplicity: AES-256, SEIPD v1 with MDC, ZIP compression at the
+// default level, one binary literal packet with no name, and with a
+// Signer a one-pass signature around it. Passphrases go through
+// iterated+salted S2K with GnuPG's count; the hash is SHA-256, where
+// GnuPG uses SHA-1 (go-crypto refuses to write SHA-1 S2K, and SHA-256 is
+// faster here). Close finishes the message; it does not close w.
+func Encrypt(w io.Writer, o EncryptOptions) (io.WriteCloser, error) {
+	return encrypt(w, o, gnupgS2KCount)
+}
+
+func encrypt(w io.Writer, o EncryptOptions, s2kCount byte) (io.WriteCloser, error) {
+	cfg := &packet.Config{
+		DefaultCipher:          packet.CipherAES256,
+		DefaultHash:            crypto.SHA512, // signature digest GnuPG picks for its own keys
+		DefaultCompressionAlgo: packet.CompressionZIP,
+		CompressionConfig:      &packet.CompressionConfig{Level: packet.DefaultCompression},
+		// GnuPG adds no salt notation, and prints any it finds.
+		NonDeterministicSignaturesViaNotation: packet.BoolPointer(false),
+	}
+	var key []byte
+	var err error
+	switch {
+	case len(o.Recipients)+len(o.Hidden) > 0:
+		key, err = writeRecipientPackets(w, o, cfg)
+	case len(o.Passphrase) > 0:
+		key, err = writePassphrasePacket(w, o.Passphrase, s2kCount, cfg)
+	default:
+		err = errors.New("no passphrase and no recipient")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encrypt: %w", err)
+	}
+	enc, err := packet.SerializeSymmetricallyEncrypted(w, packet.CipherAES256, false, packet.CipherSuite{}, key, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encrypt: %w", err)
+	}
+	comp, err := packet.SerializeCompressed(enc, packet.CompressionZIP, cfg.CompressionConfig)
+	if err != nil {
+		return nil, fmt.Errorf("encrypt: %w", err)
+	}
+	if o.Signer == nil {
+		lit, err := packet.SerializeLiteral(comp, true, "", 0)
+		if err != nil {
+			return nil, fmt.Errorf("encrypt: %w", err)
+		}
+		return &messageWriter{WriteCloser: lit}, nil
+	}
+	// Sign writes the one-pass signature, literal and signature packets
+	// into comp without closing it.
+	lit, err := openpgp.Sign(comp, o.Signer, &openpgp.FileHints{IsBinary: true}, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encrypt: sign: %w", err)
+	}
+	return &messageWriter{WriteCloser: lit, comp: comp}, nil
+}
+
+// messageWriter closes the packet layers in order.
+type messageWriter struct {
+	io.WriteCloser           // literal data, through the signer when signing
+	comp           io.Closer // compressed packet still open after a signed literal
+	closed         bool
+}
+
+func (m *messageWriter) Close() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	// Closing the literal closes the compressed and encrypted packets
+	// behind it, writing the MDC, unless a signature had to follow it.
+	if err := m.WriteCloser.Close(); err != nil {
+		return fmt.Errorf("encrypt: finish: %w", err)
+	}
+	if m.comp != nil {
+		if err := m.comp.Close(); err != nil {
+			return fmt.Errorf("encrypt: finish: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeRecipientPackets writes one PKESK v3 per recipient encryption
+// subkey and returns the random session key they carry.
+func writeRecipientPackets(w io.Writer, o EncryptOptions, cfg *packet.Config) ([]byte, error) {
+	key := make([]byte, packet.CipherAES256.KeySize())
+	if _, err := io.ReadFull(cfg.Random(), key); err != nil {
+		return nil, err
+	}
+	write := func(e *openpgp.Entity, hidden bool) error {
+		ek, ok := e.EncryptionKey(cfg.Now())
+		if !ok {
+			return fmt.Errorf("key %X has no valid encryption key", e.PrimaryKey.Fingerprint)
+		}
+		return packet.SerializeEncryptedKeyAEADwithHiddenOption(w, ek.PublicKey, packet.CipherAES256, false, key, hidden, cfg)
+	}
+	for _, e := range o.Recipients {
+		if err := write(e, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range o.Hidden {
+		if err := write(e, true); err != nil {
+			return nil, err
+		}
+	}
+	return key, nil
+}
+
+// writePassphrasePacket writes a SKESK v4 the way GnuPG does, without an
+// encrypted session key: the key derived from the passphrase is the
+// session key. It is written here rather than by go-crypto because
+// go-crypto's key derivation is several times slower (see s2kChunk).
+func writePassphrasePacket(w io.Writer, pass []byte, s2kCount byte, cfg *packet.Config) ([]byte, error) {
+	const s2kSHA256 = 8
+	pkt := []byte{
+		0xc0 | tagSKESK, 13, // new-format header, body length
+		4, byte(packet.CipherAES256), 3, s2kSHA256, // version, cipher, iterated+salted S2K, hash
+		0, 0, 0, 0, 0, 0, 0, 0, // salt
+		s2kCount,
+	}
+	salt := pkt[6:14]
+	if _, err := io.ReadFull(cfg.Random(), salt); err != nil {
+		return nil, err
+	}
+	key := make([]byte, packet.CipherAES256.KeySize())
+	deriveKey(key, crypto.SHA256, salt, pass, decodeCount(s2kCount))
+	if _, err := w.Write(pkt); err != nil {
+		return nil, err
+	}
+	return key, nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"dupfs/archive/crypt"
+	"dupfs/archive/names"
+	"dupfs/archive/timespec"
+	"dupfs/backends/all"
+	"dupfs/repo"
+)
+
+// targetFlags are duplicity's options for naming and decrypting a target,
+// accepted by every command that reads one.
+func targetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "no-encryption", Usage: "the target is not encrypted (gzip only)"},
+		&cli.StringFlag{Name: "file-prefix", Usage: "prefix of every file of the target"},
+		&cli.StringFlag{Name: "file-prefix-archive", Usage: "prefix of volume files"},
+		&cli.StringFlag{Name: "file-prefix-manifest", Usage: "prefix of manifest files"},
+		&cli.StringFlag{Name: "file-prefix-signature", Usage: "prefix of signature files"},
+		&cli.BoolFlag{Name: "short-filenames", Usage: "the target uses duplicity's short file names"},
+		&cli.StringFlag{Name: "archive-dir", Usage: "local cache of manifests and signatures (default: duplicity's, ~/.cache/duplicity)", EnvVars: []string{"DUPFS_ARCHIVE_DIR"}},
+		&cli.StringFlag{Name: "name", Usage: "name of this target's folder in the archive dir (default: MD5 of the URL, as duplicity)"},
+		&cli.StringFlag{Name: "secret-key-file", Usage: "armored secret key (gpg --export-secret-keys --armor) for public-key targets; its passphrase is read from PASSPHRASE", EnvVars: []string{"DUPFS_SECRET_KEY_FILE"}},
+		&cli.IntFlag{Name: "verbosity", Aliases: []string{"v"}, Usage: "0 = errors only ... 9 = debug", Value: 3},
+	}
+}
+
+// openTarget opens the target URL with the command's target flags.
+func openTarget(ctx context.Context, c *cli.Context, rawURL string) (*repo.Repo, error) {
+	keys, err := loadKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	archiveDir, err := archiveDir(c, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	b, err := all.Open(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return repo.Open(ctx, b, repo.Options{
+		Prefixes: names.Prefixes{
+			File:      c.String("file-prefix"),
+			Archive:   c.String("file-prefix-archive"),
+			Manifest:  c.String("file-prefix-manifest"),
+			Signature: c.String("file-prefix-signature"),
+		},
+		Short:      c.Bool("short-filenames"),
+		Keys:       keys,
+		ArchiveDir: archiveDir,
+	})
+}
+
+// loadKeys reads the passphrase and secret key from the environment and
+// --secret-key-file. Secrets never come from argv.
+func loadKeys(c *cli.Context) (crypt.Keys, error) {
+	k := crypt.Keys{Passphrase: []byte(os.Getenv("PASSPHRASE"))}
+	if path := c.String("secret-key-file"); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return k, fmt.Errorf("secret key file: %w", err)
+		}
+		defer f.Close()
+		if k.Secret, err = crypt.ReadSecretKeys(f, k.Passphrase); err != nil {
+			return k, fmt.Errorf("secret key file %s: %w", path, err)
+		}
+	}
+	return k, nil
+}
+
+// archiveDir returns this target's local metadata folder, named as
+// duplicity names it so both tools share one cache.
+func archiveDir(c *cli.Context, rawURL string) (string, error) {
+	base := c.String("archive-dir")
+	if base == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("archive dir: %w (give --archive-dir)", err)
+			}
+			cache = filepath.Join(home, ".cache")
+		}
+		base = filepath.Join(cache, "duplicity")
+	}
+	name := c.String("name")
+	if name == "" {
+		sum := md5.Sum([]byte(rawURL))
+		name = hex.EncodeToString(sum[:])
+	}
+	dir := filepath.Join(base, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("archive dir: %w", err)
+	}
+	return dir, nil
+}
+
+func timeFlag() cli.Flag {
+	return &cli.StringFlag{Name: "time", Aliases: []string{"t", "restore-time"}, Usage: "point in time: now, 3D, 2W, 1h30m, 2026-11-22, 2026-11-22T13:00:00, epoch seconds, ...", Value: "now"}
+}
+
+func parseTime(c *cli.Context) (time.Time, error) {
+	t, err := timespec.Parse(c.String("time"), time.Now(), time.Local)
+	if err != nil {
+		return t, usageError{fmt.Errorf("--time: %w", err)}
+	}
+	return t, nil
+}
+
+// needArgs checks the count of positional arguments.
+func needArgs(c *cli.Context, n int, what string) error {
+	if c.NArg() != n {
+		return usageError{fmt.Errorf("%s: expected %s, got %d argument(s)", c.Command.Name, what, c.NArg())}
+	}
+	return nil
+}

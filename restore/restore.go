@@ -1,0 +1,203 @@
+// Package restore writes the state of a backup at one time into a local
+// directory, as `duplicity restore` does.
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"dupfs/archive/collection"
+	"dupfs/archive/difftar"
+	"dupfs/archive/index"
+	"dupfs/archive/manifest"
+	"dupfs/archive/replay"
+	"dupfs/repo"
+)
+
+// Options for one restore.
+type Options struct {
+	Time  time.Time // restore the state at this time
+	Path  string    // index of a file or subtree to restore ("" = all)
+	Dest  string    // target directory (or file, when Path is a file)
+	Force bool      // allow writing over an existing, non-empty Dest
+	// Warn receives problems that skip one entry but not the restore.
+	Warn func(error)
+	// Progress, when set, is called after each entry with the bytes written so far.
+	Progress func(entries int, bytes int64)
+}
+
+// ErrPartial reports a restore that finished but skipped some entries.
+var ErrPartial = errors.New("some files could not be restored")
+
+// ErrNotFound reports that the requested path is not in the backup.
+var ErrNotFound = errors.New("not found in backup")
+
+// Stats summarises a restore.
+type Stats struct {
+	Entries int
+	Bytes   int64
+	Skipped int
+}
+
+// Plan is what a restore at one time reads.
+type Plan struct {
+	Chain *collection.Chain
+	Sets  []*collection.Set
+	// Volumes[i] lists the volumes of Sets[i] that can hold the path.
+	Volumes [][]manifest.Volume
+}
+
+// MakePlan selects the chain and sets for time t (duplicity's rules) and,
+// from their manifests, the volumes that can hold path.
+func MakePlan(ctx context.Context, r *repo.Repo, t time.Time, path string) (*Plan, error) {
+	chain, err := r.Collection.ChainAt(t)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Chain: chain, Sets: chain.SetsUntil(t)}
+	for _, set := range p.Sets {
+		m, err := r.Manifest(ctx, set)
+		if err != nil {
+			return nil, err
+		}
+		want := map[int]bool{}
+		for _, n := range m.VolumesFor(path) {
+			want[n] = true
+		}
+		var vols []manifest.Volume
+		for _, v := range m.Volumes {
+			if want[v.Number] {
+				vols = append(vols, v)
+			}
+		}
+		p.Volumes = append(p.Volumes, vols)
+	}
+	return p, nil
+}
+
+// Open starts reading a plan: one decrypting stream per set, merged.
+// The returned close function stops every stream.
+func Open(ctx context.Context, r *repo.Repo, p *Plan, path string) (*replay.Merger, func()) {
+	streams := make([]replay.Stream, len(p.Sets))
+	var vs []*repo.VolumeStream
+	for i, set := range p.Sets {
+		s := r.NewVolumeStream(ctx, set, p.Volumes[i])
+		vs = append(vs, s)
+		streams[i] = difftar.NewReader(s.Next)
+	}
+	return replay.NewMerger(streams, path), func() {
+		for _, s := range vs {
+			s.Close()
+		}
+	}
+}
+
+// Run restores opts.Path at opts.Time into opts.Dest.
+func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
+	var st Stats
+	if err := index.Check(opts.Path); err != nil {
+		return st, fmt.Errorf("path to restore: %w", err)
+	}
+	if err := checkDest(opts.Dest, opts.Force); err != nil {
+		return st, err
+	}
+	plan, err := MakePlan(ctx, r, opts.Time, opts.Path)
+	if err != nil {
+		return st, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m, stop := Open(ctx, r, plan, opts.Path)
+	defer stop()
+
+	w := newDiskWriter(opts.Dest, opts.Force)
+	warn := func(err error) {
+		st.Skipped++
+		if opts.Warn != nil {
+			opts.Warn(err)
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		g, err := m.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return st, err
+		}
+		n, err := replay.Resolve(g)
+		if err != nil {
+			warn(err)
+			continue
+		}
+		if n == nil {
+			continue
+		}
+		if n.Index == "" && opts.Path == "" && n.Meta.Type != difftar.Dir {
+			return st, fmt.Errorf("backup root is a %v, not a directory: %w", n.Meta.Type, replay.ErrCorrupt)
+		}
+		written, err := w.write(g, n, index.Rel(n.Index, opts.Path))
+		if err != nil {
+			var skipped *skipError
+			if !errors.As(err, &skipped) {
+				return st, err
+			}
+			warn(err)
+			continue
+		}
+		st.Entries++
+		st.Bytes += written
+		if opts.Progress != nil {
+			opts.Progress(st.Entries, st.Bytes)
+		}
+	}
+	if err := w.finish(); err != nil {
+		return st, err
+	}
+	if st.Entries == 0 {
+		if opts.Path != "" {
+			return st, fmt.Errorf("%s: %w at %s", opts.Path, ErrNotFound, opts.Time.UTC().Format(time.RFC3339))
+		}
+		return st, fmt.Errorf("backup at %s: %w", opts.Time.UTC().Format(time.RFC3339), ErrNotFound)
+	}
+	if st.Skipped > 0 {
+		return st, fmt.Errorf("%d entries skipped: %w", st.Skipped, ErrPartial)
+	}
+	return st, nil
+}
+
+// checkDest refuses to restore over existing data unless forced.
+func checkDest(dest string, force bool) error {
+	if dest == "" {
+		return errors.New("no restore destination given")
+	}
+	fi, err := os.Lstat(dest)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("restore destination: %w", err)
+	}
+	if force {
+		return nil
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("restore destination %s exists; use --force to overwrite it", dest)
+	}
+	f, err := os.Open(dest)
+	if err != nil {
+		return fmt.Errorf("restore destination: %w", err)
+	}
+	defer f.Close()
+	if names, _ := f.Readdirnames(1); len(names) > 0 {
+		return fmt.Errorf("restore destination %s is not empty; use --force to restore into it", dest)
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every dupfs test on a fresh Debian 12 machine: installs what the
+# tests need (duplicity, rdiff, gnupg, fuse3), checks formatting and vet,
+# runs unit and integration tests, and each fuzz target briefly.
+# FUZZTIME (default 10s) sets how long each fuzz target runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== unit and integration tests"
+go test -count=1 -timeout 25m ./...
+
+echo "== race detector on the concurrent packages"
+go test -count=1 -race -timeout 10m ./repo/... ./archive/replay/... ./restore/...
+
+echo "== fuzz targets (${FUZZTIME:-10s} each)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+		echo "-- $pkg $target"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-10s}" -fuzzminimizetime 2s "$pkg" >/tmp/dupfs-fuzz.log 2>&1 || {
+			cat /tmp/dupfs-fuzz.log; exit 1; }
+	done
+done
+echo "all tests passed"

@@ -64,6 +64,7 @@ func TestBadInput(t *testing.T) {
 		if r.Code < 0 {
 			t.Fatalf("dupfs did not exit normally: %v", r)
 		}
+		t.Logf("dupfs exit %d, stderr: %s", r.Code, r.Stderr)
 		for _, name := range names {
 			if strings.Contains(string(r.Stderr), name) {
 				return

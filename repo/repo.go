@@ -174,7 +174,7 @@ func (r *Repo) openMeta(ctx context.Context, remote string) (io.ReadCloser, erro
 	plain, err := crypt.Open(rc, n.Encrypted, n.Compressed, r.opts.Keys)
 	if err != nil {
 		rc.Close()
-		return nil, describeCryptErr(remote, err)
+		return nil, r.describeCryptErr(err)
 	}
 	return multiCloser{plain, []io.Closer{plain, rc}}, nil
 }
@@ -237,15 +237,18 @@ func (r *Repo) cacheSigtar(ctx context.Context, remote, dst string) error {
 	return nil
 }
 
-// describeCryptErr turns decryption failures into messages a user can act on.
-func describeCryptErr(name string, err error) error {
+// describeCryptErr turns decryption failures into messages a user can act
+// on; the caller names the file.
+func (r *Repo) describeCryptErr(err error) error {
 	switch {
+	case errors.Is(err, crypt.ErrBadPassphrase) && len(r.opts.Keys.Passphrase) == 0 && len(r.opts.Keys.Secret) == 0:
+		return fmt.Errorf("cannot decrypt: the target is encrypted and PASSPHRASE is not set: %w", err)
 	case errors.Is(err, crypt.ErrBadPassphrase):
-		return fmt.Errorf("%s: cannot decrypt: wrong passphrase (check PASSPHRASE): %w", name, err)
+		return fmt.Errorf("cannot decrypt: wrong passphrase (check PASSPHRASE): %w", err)
 	case errors.Is(err, crypt.ErrNoSecretKey):
-		return fmt.Errorf("%s: cannot decrypt: no matching secret key (give --secret-key-file): %w", name, err)
+		return fmt.Errorf("cannot decrypt: no matching secret key (give --secret-key-file): %w", err)
 	}
-	return fmt.Errorf("%s: %w", name, err)
+	return err
 }
 
 type multiCloser struct {

@@ -2,173 +2,213 @@ package repo
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"sync"
 
 	"dupfs/archive/collection"
 	"dupfs/archive/manifest"
 )
 
-// Read-ahead bounds: how far decryption may run ahead of the consumer.
-const (
-	chunkSize   = 1 << 20
-	chunksAhead = 16
-)
-
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
-
-// chunk is one piece of plaintext, a volume boundary, or an error.
-type chunk struct {
-	buf *[]byte
-	n   int
-	end bool // the current volume ends here
-	err error
-}
-
-// VolumeStream decrypts the given volumes of a set, in order, on a
-// goroutine of its own, at most chunksAhead MiB ahead of the reader. Next
-// has the shape difftar.NewReader wants: one reader per volume, io.EOF
-// after the last. Close stops the goroutine.
+// VolumeStream yields the plaintext of a set's volumes in order. Volumes
+// are fetched, verified and decrypted by up to `parallel` workers at once,
+// each into an unlinked spool file that the reader follows as it grows, so
+// both cores work on a restore while memory stays bounded whatever the
+// volume size. At most `parallel` volumes are spooled ahead of the reader.
 type VolumeStream struct {
-	ch     chan chunk
+	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-	cur    *volumePart
+	r      *Repo
+	set    *collection.Set
+	vols   []manifest.Volume
+	spools []*spool
+	next   int // index in vols of the volume Next returns next
+	wg     sync.WaitGroup
+	slots  chan struct{} // one token per volume that may be spooled ahead
 }
 
 // NewVolumeStream starts decrypting vols of set.
 func (r *Repo) NewVolumeStream(ctx context.Context, set *collection.Set, vols []manifest.Volume) *VolumeStream {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &VolumeStream{ch: make(chan chunk, chunksAhead), cancel: cancel, done: make(chan struct{})}
-	go s.produce(ctx, r, set, vols)
+	parallel := min(runtime.GOMAXPROCS(0), 4)
+	s := &VolumeStream{
+		ctx: ctx, cancel: cancel, r: r, set: set, vols: vols,
+		spools: make([]*spool, len(vols)),
+		slots:  make(chan struct{}, parallel),
+	}
+	for i := range vols {
+		s.spools[i] = newSpool()
+	}
+	s.wg.Add(1)
+	go s.dispatch()
 	return s
 }
 
-func (s *VolumeStream) produce(ctx context.Context, r *Repo, set *collection.Set, vols []manifest.Volume) {
-	defer close(s.done)
-	defer close(s.ch)
-	send := func(c chunk) bool {
+// dispatch starts one worker per volume, in order, as slots free up.
+func (s *VolumeStream) dispatch() {
+	defer s.wg.Done()
+	for i := range s.vols {
 		select {
-		case s.ch <- c:
-			return true
-		case <-ctx.Done():
-			if c.buf != nil {
-				chunkPool.Put(c.buf)
+		case s.slots <- struct{}{}:
+		case <-s.ctx.Done():
+			for _, sp := range s.spools[i:] {
+				sp.finish(s.ctx.Err())
 			}
-			return false
+			return
 		}
+		s.wg.Add(1)
+		go func(i int) {
+			defer s.wg.Done()
+			s.spools[i].finish(s.decrypt(s.spools[i], s.vols[i]))
+		}(i)
 	}
-	for _, v := range vols {
-		rc, err := r.OpenVolume(ctx, set, v)
-		if err != nil {
-			send(chunk{err: err})
-			return
-		}
-		for {
-			buf := chunkPool.Get().(*[]byte)
-			n, err := io.ReadFull(rc, *buf)
-			if n > 0 && !send(chunk{buf: buf, n: n}) {
-				rc.Close()
-				return
-			}
-			if n == 0 {
-				chunkPool.Put(buf)
-			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				break
-			}
-			if err != nil {
-				rc.Close()
-				send(chunk{err: err})
-				return
-			}
-		}
-		if err := rc.Close(); err != nil {
-			send(chunk{err: err})
-			return
-		}
-		if !send(chunk{end: true}) {
-			return
-		}
+}
+
+// decrypt fills one spool with a volume's plaintext.
+func (s *VolumeStream) decrypt(sp *spool, v manifest.Volume) error {
+	f, err := os.CreateTemp(s.r.opts.ScratchDir, ".dupfs-spool-*")
+	if err != nil {
+		return fmt.Errorf("spool file: %w", err)
 	}
+	os.Remove(f.Name()) // nothing to clean up, even after a crash
+	sp.setFile(f)
+	rc, err := s.r.OpenVolume(s.ctx, s.set, v)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.CopyBuffer(sp, ctxReader{s.ctx, rc}, make([]byte, 1<<20))
+	if err != nil {
+		return err
+	}
+	return rc.Close()
 }
 
 // Next returns a reader over the next volume's plaintext, or io.EOF.
 func (s *VolumeStream) Next() (io.Reader, error) {
-	if s.cur != nil {
-		// Skip whatever the consumer left of the previous volume.
-		if _, err := io.Copy(io.Discard, s.cur); err != nil {
-			return nil, err
-		}
+	if s.next > 0 {
+		// The previous volume is consumed: drop its spool, free its slot.
+		s.spools[s.next-1].release()
+		<-s.slots
 	}
-	if s.err != nil {
-		return nil, s.err
-	}
-	c, ok := <-s.ch
-	if !ok {
+	if s.next >= len(s.vols) {
 		return nil, io.EOF
 	}
-	if c.err != nil {
-		s.err = c.err
-		return nil, c.err
-	}
-	s.cur = &volumePart{s: s, pending: &c}
-	return s.cur, nil
+	sp := s.spools[s.next]
+	s.next++
+	return &spoolReader{sp: sp}, nil
 }
 
-// Close stops decryption and waits for the goroutine.
+// Close stops the workers and drops every spool.
 func (s *VolumeStream) Close() error {
 	s.cancel()
-	for c := range s.ch {
-		if c.buf != nil {
-			chunkPool.Put(c.buf)
+	// Unblock the dispatcher if it waits for a slot.
+	go func() {
+		for range s.slots {
 		}
+	}()
+	s.wg.Wait()
+	close(s.slots)
+	for _, sp := range s.spools {
+		sp.release()
 	}
-	<-s.done
 	return nil
 }
 
-// volumePart reads one volume's chunks up to its end marker.
-type volumePart struct {
-	s       *VolumeStream
-	pending *chunk
-	off     int
-	eof     bool
+// spool is a file being appended by one writer and read by one reader,
+// which waits for data until the writer finishes.
+type spool struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	f       *os.File
+	size    int64
+	done    bool
+	err     error
+	dropped bool
 }
 
-func (v *volumePart) Read(p []byte) (int, error) {
-	for {
-		if v.eof {
-			return 0, io.EOF
-		}
-		if v.pending == nil {
-			c, ok := <-v.s.ch
-			if !ok {
-				v.eof = true
-				return 0, io.ErrUnexpectedEOF
-			}
-			v.pending, v.off = &c, 0
-		}
-		c := v.pending
-		switch {
-		case c.err != nil:
-			v.s.err = c.err
-			return 0, c.err
-		case c.end:
-			v.eof = true
-			v.pending = nil
-			return 0, io.EOF
-		}
-		if v.off < c.n {
-			n := copy(p, (*c.buf)[v.off:c.n])
-			v.off += n
-			if v.off == c.n {
-				chunkPool.Put(c.buf)
-				v.pending = nil
-			}
-			return n, nil
-		}
-		v.pending = nil
+func newSpool() *spool {
+	sp := &spool{}
+	sp.cond = sync.NewCond(&sp.mu)
+	return sp
+}
+
+func (sp *spool) setFile(f *os.File) {
+	sp.mu.Lock()
+	sp.f = f
+	sp.mu.Unlock()
+}
+
+var errSpoolDropped = errors.New("volume stream closed")
+
+func (sp *spool) Write(p []byte) (int, error) {
+	sp.mu.Lock()
+	f, off, dropped := sp.f, sp.size, sp.dropped
+	sp.mu.Unlock()
+	if dropped {
+		return 0, errSpoolDropped
 	}
+	n, err := f.WriteAt(p, off)
+	sp.mu.Lock()
+	sp.size += int64(n)
+	sp.mu.Unlock()
+	sp.cond.Broadcast()
+	return n, err
+}
+
+func (sp *spool) finish(err error) {
+	sp.mu.Lock()
+	sp.done, sp.err = true, err
+	sp.closeIfUnused()
+	sp.mu.Unlock()
+	sp.cond.Broadcast()
+}
+
+// release says the reader is finished with the spool.
+func (sp *spool) release() {
+	sp.mu.Lock()
+	sp.dropped = true
+	sp.closeIfUnused()
+	sp.mu.Unlock()
+}
+
+// closeIfUnused closes the file once neither side needs it; call with mu held.
+func (sp *spool) closeIfUnused() {
+	if sp.f != nil && sp.done && sp.dropped {
+		sp.f.Close()
+		sp.f = nil
+	}
+}
+
+type spoolReader struct {
+	sp  *spool
+	off int64
+}
+
+func (r *spoolReader) Read(p []byte) (int, error) {
+	sp := r.sp
+	sp.mu.Lock()
+	for r.off >= sp.size && !sp.done {
+		sp.cond.Wait()
+	}
+	f, size, done, err := sp.f, sp.size, sp.done, sp.err
+	sp.mu.Unlock()
+	if r.off >= size {
+		if done && err != nil {
+			return 0, err
+		}
+		return 0, io.EOF
+	}
+	if avail := size - r.off; int64(len(p)) > avail {
+		p = p[:avail]
+	}
+	n, rerr := f.ReadAt(p, r.off)
+	r.off += int64(n)
+	if rerr == io.EOF && n > 0 {
+		rerr = nil
+	}
+	return n, rerr
 }

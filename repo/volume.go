@@ -25,6 +25,15 @@ var (
 	ErrHashMismatch  = errors.New("volume hash does not match its manifest")
 )
 
+// VolumeError is a problem with one stored volume; it names the volume.
+type VolumeError struct {
+	Name string
+	Err  error
+}
+
+func (e *VolumeError) Error() string { return "volume " + e.Name + ": " + e.Err.Error() }
+func (e *VolumeError) Unwrap() error { return e.Err }
+
 // VolumeName returns the remote name of a set's volume n, or the name
 // duplicity would have given it when it is missing.
 func (r *Repo) VolumeName(set *collection.Set, n int) (string, bool) {
@@ -45,7 +54,7 @@ func (r *Repo) VolumeName(set *collection.Set, n int) (string, bool) {
 func (r *Repo) OpenVolume(ctx context.Context, set *collection.Set, vol manifest.Volume) (io.ReadCloser, error) {
 	name, ok := r.VolumeName(set, vol.Number)
 	if !ok {
-		return nil, fmt.Errorf("volume %s: %w", name, ErrMissingVolume)
+		return nil, &VolumeError{name, ErrMissingVolume}
 	}
 	nm, _ := names.Parse(name, r.opts.Prefixes, r.opts.Short)
 	f, cleanup, err := r.fetchVerified(ctx, name, vol)
@@ -56,9 +65,9 @@ func (r *Repo) OpenVolume(ctx context.Context, set *collection.Set, vol manifest
 	if err != nil {
 		f.Close()
 		cleanup()
-		return nil, describeCryptErr("volume "+name, err)
+		return nil, &VolumeError{name, r.describeCryptErr(err)}
 	}
-	return &volumeReader{name: name, r: plain, closers: []io.Closer{plain, f}, cleanup: cleanup}, nil
+	return &volumeReader{name: name, describe: r.describeCryptErr, r: plain, closers: []io.Closer{plain, f}, cleanup: cleanup}, nil
 }
 
 // fetchVerified returns an open local copy of a volume whose hash matched.
@@ -68,15 +77,15 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 		if p, ok := lf.LocalPath(name); ok {
 			f, err := os.Open(p)
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, nil, fmt.Errorf("volume %s: %w", name, ErrMissingVolume)
+				return nil, nil, &VolumeError{name, ErrMissingVolume}
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("volume %s: %w", name, err)
+				return nil, nil, &VolumeError{name, err}
 			}
 			if h != nil {
 				if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
 					f.Close()
-					return nil, nil, fmt.Errorf("volume %s: %w", name, err)
+					return nil, nil, &VolumeError{name, err}
 				}
 				if err := checkHash(name, vol, h); err != nil {
 					f.Close()
@@ -84,7 +93,7 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 				}
 				if _, err := f.Seek(0, io.SeekStart); err != nil {
 					f.Close()
-					return nil, nil, fmt.Errorf("volume %s: %w", name, err)
+					return nil, nil, &VolumeError{name, err}
 				}
 			}
 			return f, func() {}, nil
@@ -92,15 +101,15 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 	}
 	rc, err := r.backend.Open(ctx, name)
 	if errors.Is(err, backends.ErrNotExist) {
-		return nil, nil, fmt.Errorf("volume %s: %w", name, ErrMissingVolume)
+		return nil, nil, &VolumeError{name, ErrMissingVolume}
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("volume %s: %w", name, err)
+		return nil, nil, &VolumeError{name, err}
 	}
 	defer rc.Close()
 	tmp, err := os.CreateTemp(r.opts.ScratchDir, "dupfs-volume-*")
 	if err != nil {
-		return nil, nil, fmt.Errorf("volume %s: scratch file: %w", name, err)
+		return nil, nil, &VolumeError{name, fmt.Errorf("scratch file: %w", err)}
 	}
 	cleanup := func() { os.Remove(tmp.Name()) }
 	var w io.Writer = tmp
@@ -110,7 +119,7 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 	if _, err := io.Copy(w, ctxReader{ctx, rc}); err != nil {
 		tmp.Close()
 		cleanup()
-		return nil, nil, fmt.Errorf("volume %s: download: %w", name, err)
+		return nil, nil, &VolumeError{name, fmt.Errorf("download: %w", err)}
 	}
 	if h != nil {
 		if err := checkHash(name, vol, h); err != nil {
@@ -122,7 +131,7 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		tmp.Close()
 		cleanup()
-		return nil, nil, fmt.Errorf("volume %s: %w", name, err)
+		return nil, nil, &VolumeError{name, err}
 	}
 	return tmp, cleanup, nil
 }
@@ -140,23 +149,24 @@ func newHash(alg string) hash.Hash {
 func checkHash(name string, vol manifest.Volume, h hash.Hash) error {
 	got := hex.EncodeToString(h.Sum(nil))
 	if !strings.EqualFold(got, vol.Hash) {
-		return fmt.Errorf("volume %s: %w: manifest has %s %s, file has %s", name, ErrHashMismatch, vol.HashAlg, vol.Hash, got)
+		return &VolumeError{name, fmt.Errorf("%w: manifest has %s %s, file has %s", ErrHashMismatch, vol.HashAlg, vol.Hash, got)}
 	}
 	return nil
 }
 
 // volumeReader names its volume in every read error.
 type volumeReader struct {
-	name    string
-	r       io.Reader
-	closers []io.Closer
-	cleanup func()
+	name     string
+	describe func(error) error
+	r        io.Reader
+	closers  []io.Closer
+	cleanup  func()
 }
 
 func (v *volumeReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
 	if err != nil && err != io.EOF {
-		err = describeCryptErr("volume "+v.name, err)
+		err = &VolumeError{v.name, v.describe(err)}
 	}
 	return n, err
 }

@@ -130,7 +130,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 			break
 		}
 		if err != nil {
-			return st, err
+			return st, volumeFirst(err)
 		}
 		n, err := replay.Resolve(g)
 		if err != nil {
@@ -147,7 +147,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 		if err != nil {
 			var skipped *skipError
 			if !errors.As(err, &skipped) {
-				return st, err
+				return st, volumeFirst(err)
 			}
 			warn(err)
 			continue
@@ -171,6 +171,16 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 		return st, fmt.Errorf("%d entries skipped: %w", st.Skipped, ErrPartial)
 	}
 	return st, nil
+}
+
+// volumeFirst reports a damaged or missing volume by itself: the tar and
+// file context wrapped around it would only hide the cause.
+func volumeFirst(err error) error {
+	var ve *repo.VolumeError
+	if errors.As(err, &ve) {
+		return ve
+	}
+	return err
 }
 
 // checkDest refuses to restore over existing data unless forced.

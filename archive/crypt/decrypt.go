@@ -17,9 +17,9 @@ import (
 
 const (
 	// maxKeyPackets bounds the session key packets before the data, and
-	// maxPassKeys the passphrase packets among them: each may cost a key
-	// derivation of 0.3 s or more. GnuPG writes one per recipient, and one
-	// passphrase packet.
+	// maxPassKeys the passphrase packets among them, each of which may cost
+	// up to a second of key derivation. GnuPG writes one per recipient and
+	// at most one passphrase packet.
 	maxKeyPackets = 64
 	maxPassKeys   = 4
 	// maxKeyPacketLen is far above the largest real session key packet
@@ -129,55 +129,73 @@ type passKey struct {
 	body []byte // raw packet body, for the fast derivation of v4 packets
 }
 
-// unlock derives the session key from pass. For v4 packets with the
-// common S2K modes it derives the key itself, several times faster than
-// go-crypto; other packets go to go-crypto.
+// unlock derives the session key from pass. It derives keys of v4 packets
+// with the common S2K modes itself, several times faster than go-crypto,
+// and leaves other packets to go-crypto.
 func (s passKey) unlock(pass []byte) (packet.CipherFunction, []byte, error) {
-	b := s.body
-	if len(b) >= 4 && b[0] == 4 {
-		c := packet.CipherFunction(b[1])
-		h, ok := s2kHashes[b[3]]
-		var salt []byte
-		count := 0
-		rest := b[4:]
-		switch mode := b[2]; {
-		case !ok || c.KeySize() == 0:
-		case mode == 0:
-			return unwrapSessionKey(c, h, nil, pass, 0, rest)
-		case mode == 1 && len(rest) >= 8:
-			salt, rest = rest[:8], rest[8:]
-			return unwrapSessionKey(c, h, salt, pass, 0, rest)
-		case mode == 3 && len(rest) >= 9:
-			salt, count, rest = rest[:8], decodeCount(rest[8]), rest[9:]
-			return unwrapSessionKey(c, h, salt, pass, count, rest)
-		}
+	if p, ok := parseV4(s.body); ok {
+		return p.unwrap(pass)
 	}
 	key, c, err := s.pkt.Decrypt(pass)
 	return c, key, err
 }
 
+// v4Params are the fields of a SKESK v4 (RFC 4880 5.3).
+type v4Params struct {
+	cipher packet.CipherFunction
+	hash   crypto.Hash
+	salt   []byte
+	count  int    // 0 for simple and salted S2K: hash salt+passphrase once
+	esk    []byte // encrypted session key, usually absent
+}
+
+// parseV4 accepts v4 bodies with simple, salted or iterated+salted S2K
+// over a hash deriveKey knows.
+func parseV4(b []byte) (v4Params, bool) {
+	if len(b) < 4 || b[0] != 4 {
+		return v4Params{}, false
+	}
+	p := v4Params{cipher: packet.CipherFunction(b[1])}
+	var ok bool
+	if p.hash, ok = s2kHashes[b[3]]; !ok || p.cipher.KeySize() == 0 {
+		return v4Params{}, false
+	}
+	rest := b[4:]
+	switch mode := b[2]; {
+	case mode == 0:
+		p.esk = rest
+	case mode == 1 && len(rest) >= 8:
+		p.salt, p.esk = rest[:8], rest[8:]
+	case mode == 3 && len(rest) >= 9:
+		p.salt, p.count, p.esk = rest[:8], decodeCount(rest[8]), rest[9:]
+	default:
+		return v4Params{}, false
+	}
+	return p, true
+}
+
 var errWrongKey = errors.New("session key does not decrypt")
 
-// unwrapSessionKey derives the key-encryption key. Without an encrypted
-// session key (what GnuPG writes) that is the session key itself;
-// otherwise the session key is decrypted with it in CFB mode, zero IV.
-func unwrapSessionKey(c packet.CipherFunction, h crypto.Hash, salt, pass []byte, count int, esk []byte) (packet.CipherFunction, []byte, error) {
-	kek := make([]byte, c.KeySize())
-	deriveKey(kek, h, salt, pass, count)
-	if len(esk) == 0 {
-		return c, kek, nil
+// unwrap derives the key-encryption key. Without an encrypted session key
+// (what GnuPG writes) that is the session key itself; otherwise the
+// session key is decrypted with it in CFB mode, zero IV.
+func (p v4Params) unwrap(pass []byte) (packet.CipherFunction, []byte, error) {
+	kek := make([]byte, p.cipher.KeySize())
+	deriveKey(kek, p.hash, p.salt, pass, p.count)
+	if len(p.esk) == 0 {
+		return p.cipher, kek, nil
 	}
-	block := newBlock(c, kek)
+	block := newBlock(p.cipher, kek)
 	if block == nil {
 		return 0, nil, errWrongKey
 	}
-	plain := make([]byte, len(esk))
-	cipher.NewCFBDecrypter(block, make([]byte, block.BlockSize())).XORKeyStream(plain, esk)
-	sc := packet.CipherFunction(plain[0])
-	if sc.KeySize() == 0 || len(plain)-1 != sc.KeySize() {
+	plain := make([]byte, len(p.esk))
+	cipher.NewCFBDecrypter(block, make([]byte, block.BlockSize())).XORKeyStream(plain, p.esk)
+	c := packet.CipherFunction(plain[0])
+	if c.KeySize() == 0 || len(plain)-1 != c.KeySize() {
 		return 0, nil, errWrongKey
 	}
-	return sc, plain[1:], nil
+	return c, plain[1:], nil
 }
 
 // openData finds the session key and starts decrypting data.

@@ -57,7 +57,10 @@ func TestDecryptDuplicityBackup(t *testing.T) {
 			if len(plain) < 512 || string(plain[257:262]) != "ustar" {
 				t.Fatalf("%d bytes, no tar header", len(plain))
 			}
-			if strings.Contains(f, ".difftar.") && !bytes.Contains(plain, testData(60<<10, true, 50)) {
+			if !strings.Contains(f, ".difftar.") {
+				return
+			}
+			if !bytes.Contains(plain, testData(60<<10, true, 50)) {
 				t.Fatal("volume lacks the file's contents")
 			}
 			if _, err := Decrypt(bytes.NewReader(ct), Keys{Passphrase: []byte("y")}); !errors.Is(err, ErrBadPassphrase) {

@@ -208,3 +208,33 @@ func TestEncryptPublicKeyGPG(t *testing.T) {
 		t.Error("signing with a locked key succeeded")
 	}
 }
+
+// One Keys value serves concurrent decryptions (the mount reads volumes in
+// parallel).
+func TestDecryptConcurrent(t *testing.T) {
+	kr := sharedKeys(t)
+	plain := testData(100<<10, true, 22)
+	msgs := [][]byte{
+		encryptBytes(t, plain, EncryptOptions{Recipients: kr.rsaPub}, false),
+		encryptBytes(t, plain, EncryptOptions{Hidden: kr.edPub}, false),
+		encryptBytes(t, plain, EncryptOptions{Passphrase: []byte("pw")}, false),
+	}
+	keys := Keys{Passphrase: []byte("pw"), Secret: append(append(openpgp.EntityList{}, kr.rsa...), kr.ed...)}
+	errs := make(chan error, 4*len(msgs))
+	for range 4 {
+		for _, msg := range msgs {
+			go func() {
+				got, err := decryptAll(msg, keys)
+				if err == nil && !bytes.Equal(got, plain) {
+					err = errors.New("plaintext differs")
+				}
+				errs <- err
+			}()
+		}
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

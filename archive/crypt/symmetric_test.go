@@ -33,6 +33,7 @@ func TestDecryptGPGSymmetric(t *testing.T) {
 		{"3des", testData(10<<10, true, 8), append([]string{"--cipher-algo", "3des"}, cheap...)},
 		{"sha256 s2k", testData(10<<10, true, 9), append([]string{"--s2k-digest-algo", "sha256"}, cheap...)},
 		{"salted s2k", testData(10<<10, true, 10), []string{"--s2k-mode", "1"}},
+		{"simple s2k", testData(10<<10, true, 13), []string{"--s2k-mode", "0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestEncryptSymmetricGPG(t *testing.T) {
 	}
 	packets := string(g.run(t, []byte("pw\n"), "--list-packets", "--passphrase-fd", "0", writeTemp(t, "ct.gpg", ct)))
 	for _, want := range []string{
-		"symkey enc packet: version 4, cipher 9, aead 0,s2k 3, hash 8",
+		"symkey enc packet: version 4, cipher 9, aead 0,s2k 3, hash 2",
 		"count 65011712",
 		"mdc_method: 2",
 		"compressed packet: algo=1",

@@ -356,19 +356,56 @@ func summarize(root string) (summary, error) {
 // trees ("" if none). Files missing from want are not compared.
 func sameContent(want, got string, rels []string) (string, error) {
 	for _, rel := range rels {
-		a, err := os.ReadFile(filepath.Join(want, rel))
-		if errors.Is(err, fs.ErrNotExist) {
+		same, err := sameFile(filepath.Join(want, rel), filepath.Join(got, rel))
+		if errors.Is(err, errNoSource) {
 			continue
 		}
 		if err != nil {
 			return "", err
 		}
-		b, err := os.ReadFile(filepath.Join(got, rel))
-		if err != nil || !bytes.Equal(a, b) {
+		if !same {
 			return rel, nil
 		}
 	}
 	return "", nil
+}
+
+var errNoSource = errors.New("source file missing")
+
+// sameFile compares two files chunk by chunk; a missing or unreadable got
+// counts as different.
+func sameFile(want, got string) (bool, error) {
+	a, err := os.Open(want)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, errNoSource
+	}
+	if err != nil {
+		return false, err
+	}
+	defer a.Close()
+	b, err := os.Open(got)
+	if err != nil {
+		return false, nil
+	}
+	defer b.Close()
+	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, errA := io.ReadFull(a, bufA)
+		nb, errB := io.ReadFull(b, bufB)
+		if na != nb || !bytes.Equal(bufA[:na], bufB[:nb]) {
+			return false, nil
+		}
+		endA := errors.Is(errA, io.EOF) || errors.Is(errA, io.ErrUnexpectedEOF)
+		endB := errors.Is(errB, io.EOF) || errors.Is(errB, io.ErrUnexpectedEOF)
+		switch {
+		case errA != nil && !endA:
+			return false, fmt.Errorf("read %s: %w", want, errA)
+		case errB != nil && !endB:
+			return false, nil
+		case endA || endB:
+			return endA && endB, nil
+		}
+	}
 }
 
 // probeSample picks the files whose content a full restore is checked on:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,22 +45,32 @@ type usage struct {
 }
 
 // sampleEvery is how often the process tree's resident memory is summed.
-const sampleEvery = 20 * time.Millisecond
+const sampleEvery = 50 * time.Millisecond
+
+// wrapperEnv, when set, makes the harness binary act as the wrapper: run
+// its arguments as a command and write that command's rusage to the file
+// the variable names.
+const wrapperEnv = "DUPFS_BENCH_RUSAGE"
 
 // measure runs c to completion, its output going to logPath.
 //
 // CPU time and the per-process peak come from the rusage the kernel hands
-// back with wait4 (cmd.ProcessState.SysUsage). On Linux that rusage covers
-// the child plus every descendant it waited for (getrusage RUSAGE_BOTH of
-// the zombie): utime/stime are sums, maxrss is the largest single process.
-// So duplicity's gpg children are counted, without re-exec wrappers or
-// /usr/bin/time. A daemon that detaches (gpg-agent) is not a descendant and
-// is not counted; it is small and shared.
+// back with wait4. On Linux that covers the child plus every descendant it
+// waited for (getrusage RUSAGE_BOTH of the zombie): utime/stime are sums,
+// maxrss is the largest single process. So duplicity's gpg children are
+// counted. A daemon that detaches (gpg-agent) is not, being no descendant.
 //
-// maxrss alone misses processes that are resident at the same time
-// (duplicity's python next to its gpg), so the tree's summed RSS is also
-// sampled from /proc every sampleEvery; the peak reported is the larger of
-// the two.
+// The command is not started from the harness directly: at exec, Linux
+// folds the high-water RSS of the image being replaced into the new
+// program's maxrss, and Go starts children with vfork semantics, so a
+// child's maxrss would be at least the harness's own peak (golang/go#32054).
+// Instead the harness re-executes itself as a small wrapper (wrapperEnv)
+// that starts the command and reports its rusage; the floor that leaves is
+// the fresh wrapper's few MiB, and its start adds a few ms to the wall time.
+//
+// maxrss misses processes resident at the same time (duplicity's python next
+// to its gpg), so the summed RSS of the command's process tree is also
+// sampled from /proc every sampleEvery; the peak is the larger of the two.
 func measure(ctx context.Context, c command, logPath string, timeout time.Duration) (usage, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
@@ -67,12 +78,18 @@ func measure(ctx context.Context, c command, logPath string, timeout time.Durati
 	}
 	defer log.Close()
 	fmt.Fprintf(log, "$ %s\n", c)
+	self, err := os.Executable()
+	if err != nil {
+		return usage{}, fmt.Errorf("find the harness binary: %w", err)
+	}
+	rusageFile := logPath + ".rusage"
+	defer os.Remove(rusageFile)
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
+	cmd := exec.CommandContext(ctx, self, c.argv...)
 	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Env = append(append(os.Environ(), c.env...), wrapperEnv+"="+rusageFile)
 	cmd.Stdout = log
 	cmd.Stderr = log
 	// Own process group, so a timeout ends the command's children too.
@@ -92,9 +109,11 @@ func measure(ctx context.Context, c command, logPath string, timeout time.Durati
 		tick := time.NewTicker(sampleEvery)
 		defer tick.Stop()
 		for {
-			if r := treeRSS(cmd.Process.Pid); r > treePeak {
-				treePeak = r
+			var r int64
+			for _, kid := range childPIDs(cmd.Process.Pid) { // the wrapper itself is not counted
+				r += treeRSS(kid)
 			}
+			treePeak = max(treePeak, r)
 			select {
 			case <-stop:
 				return
@@ -108,19 +127,67 @@ func measure(ctx context.Context, c command, logPath string, timeout time.Durati
 	wg.Wait()
 
 	u := usage{wall: wall, rss: treePeak}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		u.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		if r := ru.Maxrss * 1024; r > u.rss { // Linux reports KiB
-			u.rss = r
-		}
-	}
 	if waitErr != nil {
 		if ctx.Err() != nil {
 			return u, fmt.Errorf("%s: timed out after %s (log %s)", c.argv[0], timeout, logPath)
 		}
 		return u, fmt.Errorf("%s: %w (log %s)%s", c.argv[0], waitErr, logPath, logTail(logPath))
 	}
+	var ru wrapperReport
+	data, err := os.ReadFile(rusageFile)
+	if err == nil {
+		err = json.Unmarshal(data, &ru)
+	}
+	if err != nil {
+		return u, fmt.Errorf("%s: no rusage from the wrapper: %w", c.argv[0], err)
+	}
+	u.cpu = time.Duration(ru.UserNS + ru.SysNS)
+	u.rss = max(u.rss, ru.MaxRSSKiB*1024)
 	return u, nil
+}
+
+// wrapperReport is what the wrapper tells the harness.
+type wrapperReport struct {
+	UserNS, SysNS int64
+	MaxRSSKiB     int64
+}
+
+// runWrapper is the wrapper's whole job (see measure). It returns the
+// exit status for the wrapper process: the command's own.
+func runWrapper(report string, argv []string) int {
+	os.Unsetenv(wrapperEnv)
+	if len(argv) == 0 {
+		fmt.Fprintln(os.Stderr, "bench wrapper: no command")
+		return 1
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil {
+		fmt.Fprintln(os.Stderr, "bench wrapper:", err)
+		return 1
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		fmt.Fprintln(os.Stderr, "bench wrapper: no rusage on this system")
+		return 1
+	}
+	data, err := json.Marshal(wrapperReport{
+		UserNS:    ru.Utime.Nano(),
+		SysNS:     ru.Stime.Nano(),
+		MaxRSSKiB: ru.Maxrss, // Linux reports KiB
+	})
+	if err == nil {
+		err = os.WriteFile(report, data, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench wrapper:", err)
+		return 1
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		return max(code, 1) // killed by a signal: -1
+	}
+	return 0
 }
 
 // run runs an unmeasured setup command, output to logPath (appended).

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -71,16 +69,12 @@ func (b *bench) checkTree(root string) error {
 
 // checkFile compares one restored file with its source.
 func (b *bench) checkFile(rel, path string) error {
-	want, err := os.ReadFile(filepath.Join(b.src, rel))
+	same, err := sameFile(filepath.Join(b.src, rel), path)
 	if err != nil {
-		return fmt.Errorf("source: %w", err)
+		return err
 	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("restored file: %w", err)
-	}
-	if !bytes.Equal(got, want) {
-		return fmt.Errorf("restored %s: %d bytes differing from the source's %d", rel, len(got), len(want))
+	if !same {
+		return fmt.Errorf("restored %s is missing or differs from the source", rel)
 	}
 	return nil
 }

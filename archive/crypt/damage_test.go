@@ -150,8 +150,8 @@ func TestDecryptHostileKeyPackets(t *testing.T) {
 	}
 }
 
-// genReader produces size deterministic bytes, alternating random and
-// 16-letter 64 KiB pieces, without holding more than one piece.
+// genReader produces size deterministic bytes in 64 KiB pieces, random or
+// a repeated 4 KiB random block in turn, holding only one piece.
 type genReader struct {
 	left int
 	seed uint64
@@ -164,11 +164,10 @@ func (g *genReader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		n := min(64<<10, g.left)
-		g.buf = testData(n, false, g.seed)
 		if g.seed%2 == 0 {
-			for i, b := range g.buf {
-				g.buf[i] = 'a' + b&15
-			}
+			g.buf = bytes.Repeat(testData(4<<10, false, g.seed), 16)[:n]
+		} else {
+			g.buf = testData(n, false, g.seed)
 		}
 		g.seed++
 		g.left -= n

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"dupfs/archive/collection"
 	"dupfs/archive/manifest"
 )
+
+// spoolChunk is the unit of spool writes.
+const spoolChunk = 1 << 20
 
 // VolumeStream yields the plaintext of a set's volumes in order. Volumes
 // are fetched, verified and decrypted by up to `parallel` workers at once,
@@ -80,11 +84,23 @@ func (s *VolumeStream) decrypt(sp *spool, v manifest.Volume) error {
 		return err
 	}
 	defer rc.Close()
-	_, err = io.CopyBuffer(sp, ctxReader{s.ctx, rc}, make([]byte, 1<<20))
-	if err != nil {
-		return err
+	// Decrypters return a few KiB per Read: gather whole MiBs so the spool
+	// sees few writes and the reader few wake-ups.
+	buf := make([]byte, spoolChunk)
+	for {
+		n, err := io.ReadFull(ctxReader{s.ctx, rc}, buf)
+		if n > 0 {
+			if _, werr := sp.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return rc.Close()
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return rc.Close()
 }
 
 // Next returns a reader over the next volume's plaintext, or io.EOF.
@@ -99,7 +115,7 @@ func (s *VolumeStream) Next() (io.Reader, error) {
 	}
 	sp := s.spools[s.next]
 	s.next++
-	return &spoolReader{sp: sp}, nil
+	return bufio.NewReaderSize(&spoolReader{sp: sp}, spoolChunk/4), nil
 }
 
 // Close stops the workers and drops every spool.

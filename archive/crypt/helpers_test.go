@@ -2,7 +2,6 @@ package crypt
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -207,11 +206,11 @@ func readAll(t testing.TB, r io.Reader) []byte {
 	return b
 }
 
-// encryptBytes runs our encrypt with a cheap S2K count unless real is set.
-func encryptBytes(t testing.TB, plain []byte, o EncryptOptions, real bool) []byte {
+// encryptBytes runs our encrypt with a cheap S2K count, or GnuPG's.
+func encryptBytes(t testing.TB, plain []byte, o EncryptOptions, gnupgCount bool) []byte {
 	t.Helper()
 	count := byte(0)
-	if real {
+	if gnupgCount {
 		count = gnupgS2KCount
 	}
 	var buf bytes.Buffer
@@ -227,8 +226,6 @@ func encryptBytes(t testing.TB, plain []byte, o EncryptOptions, real bool) []byt
 	}
 	return buf.Bytes()
 }
-
-func sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
 func writeTemp(t testing.TB, name string, data []byte) string {
 	t.Helper()

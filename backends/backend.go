@@ -79,3 +79,18 @@ func (e *SealedError) Error() string {
 	}
 	return fmt.Sprintf("%s is %s, ready at %s", e.Name, e.State, e.ReadyAt.UTC().Format(time.RFC3339))
 }
+
+// ContextReader stops a long copy from r once ctx is cancelled.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -12,6 +12,7 @@ import (
 
 	"dupfs/archive/collection"
 	"dupfs/archive/manifest"
+	"dupfs/backends"
 )
 
 // spoolChunk is the unit of spool writes.
@@ -88,7 +89,7 @@ func (s *VolumeStream) decrypt(sp *spool, v manifest.Volume) error {
 	// sees few writes and the reader few wake-ups.
 	buf := make([]byte, spoolChunk)
 	for {
-		n, err := io.ReadFull(ctxReader{s.ctx, rc}, buf)
+		n, err := io.ReadFull(backends.ContextReader(s.ctx, rc), buf)
 		if n > 0 {
 			if _, werr := sp.Write(buf[:n]); werr != nil {
 				return werr

@@ -83,7 +83,7 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 				return nil, nil, &VolumeError{name, err}
 			}
 			if h != nil {
-				if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+				if _, err := io.Copy(h, backends.ContextReader(ctx, f)); err != nil {
 					f.Close()
 					return nil, nil, &VolumeError{name, err}
 				}
@@ -116,7 +116,7 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 	if h != nil {
 		w = io.MultiWriter(tmp, h)
 	}
-	if _, err := io.Copy(w, ctxReader{ctx, rc}); err != nil {
+	if _, err := io.Copy(w, backends.ContextReader(ctx, rc)); err != nil {
 		tmp.Close()
 		cleanup()
 		return nil, nil, &VolumeError{name, fmt.Errorf("download: %w", err)}
@@ -180,16 +180,4 @@ func (v *volumeReader) Close() error {
 	}
 	v.cleanup()
 	return first
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -42,8 +42,8 @@ type diskWriter struct {
 	asRoot  bool
 	stack   []openDir
 	buf     *bufio.Writer
-	uids    map[string]int
-	gids    map[string]int
+	uids    *idMap
+	gids    *idMap
 	rootSet bool
 }
 
@@ -53,8 +53,8 @@ func newDiskWriter(root string, force bool) *diskWriter {
 		force:  force,
 		asRoot: os.Geteuid() == 0,
 		buf:    bufio.NewWriterSize(nil, 1<<20),
-		uids:   map[string]int{},
-		gids:   map[string]int{},
+		uids:   newIDMap(lookupUID),
+		gids:   newIDMap(lookupGID),
 	}
 }
 
@@ -316,41 +316,55 @@ func fileMode(m uint32) os.FileMode {
 	return mode
 }
 
-// uid maps the archived user name to a local uid, as duplicity does, falling
-// back to the stored number.
-func (w *diskWriter) uid(e *difftar.Entry) int {
-	if e.Uname == "" {
-		return e.Uid
-	}
-	if id, ok := w.uids[e.Uname]; ok {
-		return id
-	}
-	id := e.Uid
-	if u, err := user.Lookup(e.Uname); err == nil {
-		if n, err := strconv.Atoi(u.Uid); err == nil {
-			id = n
-		}
-	}
-	w.uids[e.Uname] = id
-	return id
+// idMap maps archived user or group names to local ids, as duplicity does:
+// the local id of the name when it exists, else the stored number.
+type idMap struct {
+	lookup func(name string) (string, error) // returns the id as text
+	known  map[string]int                    // name -> local id, or -1 if none
 }
 
-func (w *diskWriter) gid(e *difftar.Entry) int {
-	if e.Gname == "" {
-		return e.Gid
-	}
-	if id, ok := w.gids[e.Gname]; ok {
-		return id
-	}
-	id := e.Gid
-	if g, err := user.LookupGroup(e.Gname); err == nil {
-		if n, err := strconv.Atoi(g.Gid); err == nil {
-			id = n
-		}
-	}
-	w.gids[e.Gname] = id
-	return id
+func newIDMap(lookup func(string) (string, error)) *idMap {
+	return &idMap{lookup: lookup, known: map[string]int{}}
 }
+
+func (m *idMap) id(name string, stored int) int {
+	if name == "" {
+		return stored
+	}
+	local, ok := m.known[name]
+	if !ok {
+		local = -1
+		if s, err := m.lookup(name); err == nil {
+			if n, err := strconv.Atoi(s); err == nil {
+				local = n
+			}
+		}
+		m.known[name] = local
+	}
+	if local < 0 {
+		return stored
+	}
+	return local
+}
+
+func lookupUID(name string) (string, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return u.Uid, nil
+}
+
+func lookupGID(name string) (string, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return "", err
+	}
+	return g.Gid, nil
+}
+
+func (w *diskWriter) uid(e *difftar.Entry) int { return w.uids.id(e.Uname, e.Uid) }
+func (w *diskWriter) gid(e *difftar.Entry) int { return w.gids.id(e.Gname, e.Gid) }
 
 type countWriter struct {
 	w interface{ Write([]byte) (int, error) }

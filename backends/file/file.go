@@ -121,7 +121,7 @@ func (b *Backend) Save(ctx context.Context, name string, r io.ReadSeeker, size i
 		return fmt.Errorf("%s: %w", b, err)
 	}
 	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, contextReader{ctx, r})
+	n, err := io.Copy(tmp, backends.ContextReader(ctx, r))
 	if err == nil && n != size {
 		err = fmt.Errorf("wrote %d bytes, expected %d", n, size)
 	}
@@ -157,17 +157,4 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 		return fmt.Errorf("%s: %w", b, err)
 	}
 	return nil
-}
-
-// contextReader stops a long copy when ctx is cancelled.
-type contextReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c contextReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urfave/cli/v2"
+
 	"dupfs/restore"
 )
 
@@ -52,5 +54,26 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestVerbosity(t *testing.T) {
+	tests := map[string]int{"0": 0, "4": 4, "9": 9, "info": levelInfo, "i": levelInfo, "Notice": levelNotice, "w": levelWarning, "debug": levelDebug, "e": levelError}
+	for in, want := range tests {
+		app := newApp()
+		var got int
+		var gotErr error
+		app.Commands[0].Action = func(c *cli.Context) error { got, gotErr = verbosity(c); return nil }
+		if err := app.Run([]string{"dupfs", "restore", "-v", in, "u", "d"}); err != nil || gotErr != nil {
+			t.Fatalf("-v %s: %v %v", in, err, gotErr)
+		}
+		if got != want {
+			t.Errorf("-v %s = %d, want %d", in, got, want)
+		}
+	}
+	app := newApp()
+	app.Commands[0].Action = func(c *cli.Context) error { _, err := verbosity(c); return err }
+	if err := app.Run([]string{"dupfs", "restore", "-v", "loud", "u", "d"}); exitCode(err) != exitUsage {
+		t.Errorf("-v loud: %v", err)
 	}
 }

@@ -34,6 +34,10 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	level, err := verbosity(c)
+	if err != nil {
+		return err
+	}
 	path := strings.Trim(c.String("path"), "/")
 	if path == "." {
 		path = ""
@@ -49,8 +53,10 @@ func runRestore(c *cli.Context) error {
 		Dest:  c.Args().Get(1),
 		Force: c.Bool("force"),
 		Warn: func(err error) {
-			prog.clear()
-			fmt.Fprintf(os.Stderr, "dupfs: warning: %v\n", err)
+			if level >= levelWarning {
+				prog.clear()
+				fmt.Fprintf(os.Stderr, "dupfs: warning: %v\n", err)
+			}
 		},
 		Progress: prog.update,
 	})
@@ -58,7 +64,7 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Int("verbosity") >= 4 || prog.tty {
+	if level >= levelInfo || prog.tty {
 		fmt.Fprintf(os.Stderr, "restored %d entries, %s\n", st.Entries, humanBytes(st.Bytes))
 	}
 	return nil

@@ -15,7 +15,7 @@ import (
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+var version = "0.1.0-dev"
 
 // Exit codes: one switch decides them (see exitCode).
 const (
@@ -31,6 +31,8 @@ const (
 type usageError struct{ error }
 
 func newApp() *cli.App {
+	// -v is verbosity in every command, as in duplicity; keep it off --version.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
 	return &cli.App{
 		Name:    "dupfs",
 		Usage:   "read, write and mount duplicity backups",

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -31,7 +33,7 @@ func targetFlags() []cli.Flag {
 		&cli.StringFlag{Name: "archive-dir", Usage: "local cache of manifests and signatures (default: duplicity's, ~/.cache/duplicity)", EnvVars: []string{"DUPFS_ARCHIVE_DIR"}},
 		&cli.StringFlag{Name: "name", Usage: "name of this target's folder in the archive dir (default: MD5 of the URL, as duplicity)"},
 		&cli.StringFlag{Name: "secret-key-file", Usage: "armored secret key (gpg --export-secret-keys --armor) for public-key targets; its passphrase is read from PASSPHRASE", EnvVars: []string{"DUPFS_SECRET_KEY_FILE"}},
-		&cli.IntFlag{Name: "verbosity", Aliases: []string{"v"}, Usage: "0 = errors only ... 9 = debug", Value: 3},
+		&cli.StringFlag{Name: "verbosity", Aliases: []string{"v"}, Usage: "error, warning, notice, info, debug, or 0-9 (as duplicity)", Value: "notice"},
 	}
 }
 
@@ -104,6 +106,33 @@ func archiveDir(c *cli.Context, rawURL string) (string, error) {
 		return "", fmt.Errorf("archive dir: %w", err)
 	}
 	return dir, nil
+}
+
+// Verbosity levels, duplicity's numbers.
+const (
+	levelError   = 0
+	levelWarning = 2
+	levelNotice  = 3
+	levelInfo    = 4
+	levelDebug   = 9
+)
+
+// verbosity parses -v as duplicity does: a digit, or a level name or its
+// first letter.
+func verbosity(c *cli.Context) (int, error) {
+	v := strings.ToLower(c.String("verbosity"))
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= 9 {
+		return n, nil
+	}
+	for _, l := range []struct {
+		name  string
+		level int
+	}{{"error", levelError}, {"warning", levelWarning}, {"notice", levelNotice}, {"info", levelInfo}, {"debug", levelDebug}} {
+		if v != "" && strings.HasPrefix(l.name, v) {
+			return l.level, nil
+		}
+	}
+	return 0, usageError{fmt.Errorf("--verbosity %q: want error, warning, notice, info, debug or 0-9", v)}
 }
 
 func timeFlag() cli.Flag {

@@ -32,6 +32,7 @@ func targetFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "short-filenames", Usage: "the target uses duplicity's short file names"},
 		&cli.StringFlag{Name: "archive-dir", Usage: "local cache of manifests and signatures (default: duplicity's, ~/.cache/duplicity)", EnvVars: []string{"DUPFS_ARCHIVE_DIR"}},
 		&cli.StringFlag{Name: "name", Usage: "name of this target's folder in the archive dir (default: MD5 of the URL, as duplicity)"},
+		&cli.StringFlag{Name: "tempdir", Usage: "where decrypted volumes are spooled while read (default: the archive dir, which is private)"},
 		&cli.StringFlag{Name: "secret-key-file", Usage: "armored secret key (gpg --export-secret-keys --armor) for public-key targets; its passphrase is read from PASSPHRASE", EnvVars: []string{"DUPFS_SECRET_KEY_FILE"}},
 		&cli.StringFlag{Name: "verbosity", Aliases: []string{"v"}, Usage: "error, warning, notice, info, debug, or 0-9 (as duplicity)", Value: "notice"},
 	}
@@ -47,6 +48,10 @@ func openTarget(ctx context.Context, c *cli.Context, rawURL string) (*repo.Repo,
 	if err != nil {
 		return nil, err
 	}
+	scratch := c.String("tempdir")
+	if scratch == "" {
+		scratch = archiveDir
+	}
 	b, err := all.Open(ctx, rawURL)
 	if err != nil {
 		return nil, err
@@ -61,6 +66,7 @@ func openTarget(ctx context.Context, c *cli.Context, rawURL string) (*repo.Repo,
 		Short:      c.Bool("short-filenames"),
 		Keys:       keys,
 		ArchiveDir: archiveDir,
+		ScratchDir: scratch,
 	})
 }
 

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"dupfs/archive/difftar"
+	"dupfs/archive/owners"
 	"dupfs/archive/index"
 	"dupfs/archive/librsync"
 	"dupfs/archive/replay"
@@ -42,8 +41,8 @@ type diskWriter struct {
 	asRoot  bool
 	stack   []openDir
 	buf     *bufio.Writer
-	uids    *idMap
-	gids    *idMap
+	uids    *owners.Map
+	gids    *owners.Map
 	rootSet bool
 }
 
@@ -53,8 +52,8 @@ func newDiskWriter(root string, force bool) *diskWriter {
 		force:  force,
 		asRoot: os.Geteuid() == 0,
 		buf:    bufio.NewWriterSize(nil, 1<<20),
-		uids:   newIDMap(lookupUID),
-		gids:   newIDMap(lookupGID),
+		uids:   owners.Users(),
+		gids:   owners.Groups(),
 	}
 }
 
@@ -321,55 +320,8 @@ func fileMode(m uint32) os.FileMode {
 	return mode
 }
 
-// idMap maps archived user or group names to local ids, as duplicity does:
-// the local id of the name when it exists, else the stored number.
-type idMap struct {
-	lookup func(name string) (string, error) // returns the id as text
-	known  map[string]int                    // name -> local id, or -1 if none
-}
-
-func newIDMap(lookup func(string) (string, error)) *idMap {
-	return &idMap{lookup: lookup, known: map[string]int{}}
-}
-
-func (m *idMap) id(name string, stored int) int {
-	if name == "" {
-		return stored
-	}
-	local, ok := m.known[name]
-	if !ok {
-		local = -1
-		if s, err := m.lookup(name); err == nil {
-			if n, err := strconv.Atoi(s); err == nil {
-				local = n
-			}
-		}
-		m.known[name] = local
-	}
-	if local < 0 {
-		return stored
-	}
-	return local
-}
-
-func lookupUID(name string) (string, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return "", err
-	}
-	return u.Uid, nil
-}
-
-func lookupGID(name string) (string, error) {
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		return "", err
-	}
-	return g.Gid, nil
-}
-
-func (w *diskWriter) uid(e *difftar.Entry) int { return w.uids.id(e.Uname, e.Uid) }
-func (w *diskWriter) gid(e *difftar.Entry) int { return w.gids.id(e.Gname, e.Gid) }
+func (w *diskWriter) uid(e *difftar.Entry) int { return w.uids.ID(e.Uname, e.Uid) }
+func (w *diskWriter) gid(e *difftar.Entry) int { return w.gids.ID(e.Gname, e.Gid) }
 
 type countWriter struct {
 	w interface{ Write([]byte) (int, error) }

@@ -251,33 +251,3 @@ func TestRestoreRefusesNonEmptyDest(t *testing.T) {
 		t.Fatalf("forced restore: f = %q", b)
 	}
 }
-
-func TestIDMapFallsBackPerEntry(t *testing.T) {
-	lookups := 0
-	m := newIDMap(func(name string) (string, error) {
-		lookups++
-		if name == "alice" {
-			return "1001", nil
-		}
-		return "", errors.New("unknown")
-	})
-	tests := []struct {
-		name   string
-		stored int
-		want   int
-	}{
-		{"alice", 5, 1001},
-		{"ghost", 7, 7},
-		{"ghost", 8, 8}, // the stored number of each entry, not the first one seen
-		{"", 9, 9},
-		{"alice", 6, 1001},
-	}
-	for _, tc := range tests {
-		if got := m.id(tc.name, tc.stored); got != tc.want {
-			t.Errorf("id(%q, %d) = %d, want %d", tc.name, tc.stored, got, tc.want)
-		}
-	}
-	if lookups != 2 {
-		t.Errorf("%d lookups, want 2 (one per name)", lookups)
-	}
-}

@@ -410,3 +410,38 @@ func TestDeltaAgainstEmptySignature(t *testing.T) {
 		}
 	}
 }
+
+// TestSignatureWriterSplits checks that any split of the input into writes
+// gives the same signature as one streamed read.
+func TestSignatureWriterSplits(t *testing.T) {
+	data := make([]byte, 5000)
+	for i := range data {
+		data[i] = byte(i * 7 % 251)
+	}
+	for _, tc := range []struct {
+		size, step int
+	}{{0, 1}, {1, 1}, {511, 100}, {512, 512}, {513, 1}, {5000, 333}, {5000, 5000}, {4096, 7}} {
+		var want bytes.Buffer
+		if err := WriteSignature(&want, bytes.NewReader(data[:tc.size]), MagicMD4Sig, 512, 8); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		sw, err := NewSignatureWriter(&got, MagicMD4Sig, 512, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := data[:tc.size]; len(p) > 0; {
+			k := min(tc.step, len(p))
+			if _, err := sw.Write(p[:k]); err != nil {
+				t.Fatal(err)
+			}
+			p = p[k:]
+		}
+		if err := sw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("size %d step %d: signatures differ", tc.size, tc.step)
+		}
+	}
+}

@@ -22,45 +22,104 @@ const headerLen = 12
 // WriteSignature streams r and writes a librsync signature. strongLen 8 for
 // duplicity's MD4.
 func WriteSignature(w io.Writer, r io.Reader, magic, blockLen, strongLen uint32) error {
-	k, err := checkParams(magic, blockLen, strongLen)
+	sw, err := NewSignatureWriter(w, magic, blockLen, strongLen)
 	if err != nil {
-		return fmt.Errorf("librsync signature: %w", err)
-	}
-	out := make([]byte, 0, 4<<10)
-	for _, v := range [...]uint32{magic, blockLen, strongLen} {
-		out = binary.BigEndian.AppendUint32(out, v)
+		return err
 	}
 	// Read many blocks per call: a read per 512-byte block costs more than
-	// the sums themselves. Most files are small, so the buffer starts small
-	// and grows once a file outlasts it.
-	bl := int(blockLen)
-	buf := make([]byte, bl*max(1, (16<<10)/bl))
-	full := bl * max(1, (256<<10)/bl)
-	ss := newStrongSummer(k.blake2, strongLen)
-	for {
-		n, rerr := io.ReadFull(r, buf)
-		for p := buf[:n]; len(p) > 0; {
-			b := p[:min(len(p), bl)]
-			out = binary.BigEndian.AppendUint32(out, weakSum(k.rabinKarp, b))
-			out = append(out, ss.sum(b)...)
-			p = p[len(b):]
+	// the sums themselves.
+	buf := make([]byte, int(blockLen)*max(1, (256<<10)/int(blockLen)))
+	if _, err := io.CopyBuffer(sw, onlyReader{r}, buf); err != nil {
+		return fmt.Errorf("librsync signature: %w", err)
+	}
+	return sw.Close()
+}
+
+// onlyReader hides WriterTo so io.CopyBuffer uses the buffer given.
+type onlyReader struct{ io.Reader }
+
+// SignatureWriter computes a librsync signature of the bytes written to it,
+// so one read of a file can feed both its signature and its delta or copy.
+type SignatureWriter struct {
+	w       io.Writer
+	kind    sigKind
+	bl      int
+	ss      *strongSummer
+	partial []byte // a block not yet complete
+	out     []byte
+	err     error
+}
+
+// NewSignatureWriter writes the signature header to w and returns a writer
+// for the data; Close emits the last, short block.
+func NewSignatureWriter(w io.Writer, magic, blockLen, strongLen uint32) (*SignatureWriter, error) {
+	k, err := checkParams(magic, blockLen, strongLen)
+	if err != nil {
+		return nil, fmt.Errorf("librsync signature: %w", err)
+	}
+	s := &SignatureWriter{w: w, kind: k, bl: int(blockLen), ss: newStrongSummer(k.blake2, strongLen)}
+	s.out = make([]byte, 0, 4<<10)
+	for _, v := range [...]uint32{magic, blockLen, strongLen} {
+		s.out = binary.BigEndian.AppendUint32(s.out, v)
+	}
+	return s, nil
+}
+
+// Write adds p to the signed data.
+func (s *SignatureWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n := len(p)
+	if len(s.partial) > 0 {
+		k := min(s.bl-len(s.partial), len(p))
+		s.partial = append(s.partial, p[:k]...)
+		p = p[k:]
+		if len(s.partial) < s.bl {
+			return n, nil
 		}
-		if len(out) > 0 {
-			if _, err := w.Write(out); err != nil {
-				return fmt.Errorf("librsync signature: write: %w", err)
-			}
-			out = out[:0]
+		s.block(s.partial)
+		s.partial = s.partial[:0]
+	}
+	for len(p) >= s.bl {
+		s.block(p[:s.bl])
+		p = p[s.bl:]
+	}
+	if len(p) > 0 {
+		if s.partial == nil {
+			s.partial = make([]byte, 0, s.bl)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("librsync signature: read: %w", rerr)
-		}
-		if len(buf) < full {
-			buf = make([]byte, full)
+		s.partial = append(s.partial, p...)
+	}
+	if len(s.out) >= 4<<10 {
+		s.flush()
+	}
+	return n, s.err
+}
+
+func (s *SignatureWriter) block(b []byte) {
+	s.out = binary.BigEndian.AppendUint32(s.out, weakSum(s.kind.rabinKarp, b))
+	s.out = append(s.out, s.ss.sum(b)...)
+}
+
+func (s *SignatureWriter) flush() {
+	if s.err == nil && len(s.out) > 0 {
+		if _, err := s.w.Write(s.out); err != nil {
+			s.err = fmt.Errorf("librsync signature: write: %w", err)
 		}
 	}
+	s.out = s.out[:0]
+}
+
+// Close signs the final short block and writes what is pending. It does not
+// close the underlying writer.
+func (s *SignatureWriter) Close() error {
+	if len(s.partial) > 0 {
+		s.block(s.partial)
+		s.partial = s.partial[:0]
+	}
+	s.flush()
+	return s.err
 }
 
 // Signature is a parsed librsync signature with a lookup index for WriteDelta.

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"dupfs/restore"
+	"dupfs/writer"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -40,11 +41,11 @@ func newApp() *cli.App {
 		Description: "dupfs works on targets written by duplicity 0.8 (and by itself), in duplicity's format.\n" +
 			"Passphrases come from the environment (PASSPHRASE), never from the command line.",
 		HideHelpCommand: true,
-		Commands: []*cli.Command{
+		Commands: append(backupCommands(),
 			restoreCommand(),
 			listCommand(),
 			statusCommand(),
-		},
+		),
 		// Errors are printed once, by main, with the exit code chosen there.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -68,7 +69,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &usage):
 		return exitUsage
-	case errors.Is(err, restore.ErrPartial):
+	case errors.Is(err, restore.ErrPartial), errors.Is(err, writer.ErrSourceErrors):
 		return exitPartial
 	}
 	return exitFailure

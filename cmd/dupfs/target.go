@@ -16,6 +16,7 @@ import (
 	"dupfs/archive/crypt"
 	"dupfs/archive/names"
 	"dupfs/archive/timespec"
+	"dupfs/backends"
 	"dupfs/backends/all"
 	"dupfs/repo"
 )
@@ -40,13 +41,23 @@ func targetFlags() []cli.Flag {
 
 // openTarget opens the target URL with the command's target flags.
 func openTarget(ctx context.Context, c *cli.Context, rawURL string) (*repo.Repo, error) {
-	keys, err := loadKeys(c)
+	b, opts, err := targetOptions(ctx, c, rawURL)
 	if err != nil {
 		return nil, err
 	}
+	return repo.Open(ctx, b, opts)
+}
+
+// targetOptions connects to the target URL and gathers how to name, read
+// and cache its files.
+func targetOptions(ctx context.Context, c *cli.Context, rawURL string) (backends.Backend, repo.Options, error) {
+	keys, err := loadKeys(c)
+	if err != nil {
+		return nil, repo.Options{}, err
+	}
 	archiveDir, err := archiveDir(c, rawURL)
 	if err != nil {
-		return nil, err
+		return nil, repo.Options{}, err
 	}
 	scratch := c.String("tempdir")
 	if scratch == "" {
@@ -54,9 +65,9 @@ func openTarget(ctx context.Context, c *cli.Context, rawURL string) (*repo.Repo,
 	}
 	b, err := all.Open(ctx, rawURL)
 	if err != nil {
-		return nil, err
+		return nil, repo.Options{}, err
 	}
-	return repo.Open(ctx, b, repo.Options{
+	return b, repo.Options{
 		Prefixes: names.Prefixes{
 			File:      c.String("file-prefix"),
 			Archive:   c.String("file-prefix-archive"),
@@ -67,7 +78,7 @@ func openTarget(ctx context.Context, c *cli.Context, rawURL string) (*repo.Repo,
 		Keys:       keys,
 		ArchiveDir: archiveDir,
 		ScratchDir: scratch,
-	})
+	}, nil
 }
 
 // loadKeys reads the passphrase and secret key from the environment and

@@ -11,9 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"dupfs/archive/difftar"
-	"dupfs/archive/owners"
 	"dupfs/archive/index"
 	"dupfs/archive/librsync"
+	"dupfs/archive/owners"
 	"dupfs/archive/replay"
 )
 

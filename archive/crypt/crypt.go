@@ -8,13 +8,12 @@
 package crypt
 
 import (
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/klauspost/compress/gzip"
 )
 
 var (
@@ -57,13 +56,9 @@ func Open(r io.Reader, encrypted, compressed bool, k Keys) (io.ReadCloser, error
 
 // Compress returns a gzip writer shaped like Python's gzip module output as
 // duplicity writes it: level 6, no file name, OS byte 255, mtime now.
-// Close finishes the stream but does not close w.
-func Compress(w io.Writer) io.WriteCloser {
-	// Level 6 is always valid, so NewWriterLevel cannot fail here.
-	zw, _ := gzip.NewWriterLevel(w, 6)
-	zw.ModTime = time.Now()
-	return zw
-}
+// It compresses on all cores (see deflate.go). Close finishes the stream
+// but does not close w.
+func Compress(w io.Writer) io.WriteCloser { return newGzipWriter(w) }
 
 func gunzip(r io.Reader) (io.ReadCloser, error) {
 	src := &sourceReader{r: r}

@@ -177,10 +177,11 @@ func (g *genReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// A 20 MB message streams through Encrypt and Decrypt without the heap
-// growing with it.
+// A 64 MB message streams through Encrypt and Decrypt without the heap
+// growing with it: what is in use is the compressors and blocks in flight
+// on each core (about 4 MB per core), whatever the size.
 func TestStreamingBoundedMemory(t *testing.T) {
-	const size = 20 << 20
+	const size = 64 << 20
 	want := sha256.New()
 	io.Copy(want, &genReader{left: size})
 
@@ -221,8 +222,8 @@ func TestStreamingBoundedMemory(t *testing.T) {
 	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
 		t.Fatal("plaintext differs")
 	}
-	if grow := int64(peak) - int64(base); grow > 8<<20 {
-		t.Fatalf("heap grew by %d MB while streaming 20 MB", grow>>20)
+	if grow := int64(peak) - int64(base); grow > 32<<20 {
+		t.Fatalf("heap grew by %d MB while streaming %d MB", grow>>20, size>>20)
 	}
 	t.Logf("heap in use grew by at most %d KiB", (int64(peak)-int64(base))>>10)
 }

@@ -23,7 +23,7 @@ const gnupgS2KCount = 255
 
 // Encrypt returns a writer that encrypts what is written to it as GnuPG
 // 2.2 does for duplicity: AES-256, SEIPD v1 with MDC, ZIP compression at
-// the default level, one binary literal packet with no name, and with a
+// the default level (on all cores, see deflate.go), one binary literal packet with no name, and with a
 // Signer a one-pass signature around it. A passphrase goes through
 // iterated+salted SHA-1 S2K with GnuPG's count, 65011712 bytes, which
 // costs about 75 ms of CPU per message here. Close finishes the message;
@@ -36,7 +36,6 @@ func Encrypt(w io.Writer, o EncryptOptions) (io.WriteCloser, error) {
 func encrypt(w io.Writer, o EncryptOptions, s2kCount byte) (io.WriteCloser, error) {
 	cfg := &packet.Config{
 		DefaultHash:       crypto.SHA512, // the signature digest GnuPG picks for its own keys
-		CompressionConfig: &packet.CompressionConfig{Level: packet.DefaultCompression},
 		// GnuPG adds no salt notation, and prints any it finds.
 		NonDeterministicSignaturesViaNotation: packet.BoolPointer(false),
 	}
@@ -57,7 +56,7 @@ func encrypt(w io.Writer, o EncryptOptions, s2kCount byte) (io.WriteCloser, erro
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
-	comp, err := packet.SerializeCompressed(enc, packet.CompressionZIP, cfg.CompressionConfig)
+	comp, err := newCompressedPacket(enc)
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}

@@ -35,7 +35,7 @@ func Encrypt(w io.Writer, o EncryptOptions) (io.WriteCloser, error) {
 // encrypt takes the coded S2K count so that tests can use a cheap one.
 func encrypt(w io.Writer, o EncryptOptions, s2kCount byte) (io.WriteCloser, error) {
 	cfg := &packet.Config{
-		DefaultHash:       crypto.SHA512, // the signature digest GnuPG picks for its own keys
+		DefaultHash: crypto.SHA512, // the signature digest GnuPG picks for its own keys
 		// GnuPG adds no salt notation, and prints any it finds.
 		NonDeterministicSignaturesViaNotation: packet.BoolPointer(false),
 	}

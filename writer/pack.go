@@ -269,6 +269,7 @@ func (p *packer) regular(s *SourceEntry, e *difftar.Entry, old *difftar.Entry) e
 		return err
 	}
 	sigMeta := *e
+	sigMeta.Kind, sigMeta.FileSize = difftar.Signature, rd.n
 	if rd.err != nil {
 		p.warn(s.Path, fmt.Errorf("read failed after %d bytes; stored what was read, and the next backup sends it again: %w", rd.n, rd.err))
 		// A changed mtime in the signature makes the next run see a change.

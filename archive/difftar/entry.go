@@ -96,6 +96,9 @@ type Entry struct {
 	Devmajor, Devminor uint32
 	Multivol           bool  // data is the concatenation of multivol_* chunks
 	Size               int64 // data size; -1 for multivol entries
+	// FileSize is the size of the file a dupfs signature entry describes
+	// (0 when not recorded, as in duplicity's signatures).
+	FileSize int64
 }
 
 // prefixes maps member name prefixes to entry kinds.
@@ -138,7 +141,7 @@ func parseEntry(h *tarstream.Header) (*Entry, error) {
 	e := &Entry{
 		Type: typ, Mode: uint32(h.Mode & 07777),
 		Uid: h.Uid, Gid: h.Gid, Uname: h.Uname, Gname: h.Gname,
-		Mtime: h.Mtime, Linkname: h.Linkname, Size: h.Size,
+		Mtime: h.Mtime, Linkname: h.Linkname, Size: h.Size, FileSize: h.FileSize,
 	}
 	// Python's tarfile strips a directory's trailing "/" and duplicity adds
 	// it back, so a directory named "snapshot" is the root.
@@ -251,6 +254,9 @@ func (e *Entry) Header(name string, size int64) *tarstream.Header {
 	h.Uid, h.Gid = e.Uid, e.Gid
 	h.Uname, h.Gname = e.Uname, e.Gname
 	h.Mtime = max(e.Mtime, 0)
+	if e.Kind == Signature {
+		h.FileSize = e.FileSize
+	}
 	switch e.Type {
 	case Symlink:
 		h.Mode = 0o777

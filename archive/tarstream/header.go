@@ -74,7 +74,15 @@ type Header struct {
 	Mtime              int64 // seconds
 	Linkname           string
 	Devmajor, Devminor int64
+	// FileSize, when positive, is the size of the file a signature member
+	// describes. dupfs stores it in a vendor PAX record (FileSizeKey) so a
+	// mount can list exact sizes from signatures alone; duplicity's
+	// tarfile keeps unknown records to itself.
+	FileSize int64
 }
+
+// FileSizeKey is the PAX keyword carrying Header.FileSize.
+const FileSizeKey = "DUPFS.filesize"
 
 // headerOnly reports whether members of this type never carry data,
 // whatever their size field says (as Python's tarfile and GNU tar treat them).

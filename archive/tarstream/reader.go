@@ -196,6 +196,7 @@ func (r *Reader) extension(h *Header, ext *extensions) error {
 var paxKeys = map[string]bool{
 	"path": true, "linkpath": true, "size": true, "mtime": true,
 	"uid": true, "gid": true, "uname": true, "gname": true,
+	FileSizeKey: true,
 }
 
 // parsePAX adds the records of a PAX payload ("<len> <key>=<value>\n") to
@@ -271,6 +272,10 @@ func (ext *extensions) apply(h *Header) error {
 			gid, err = strconv.ParseInt(v, 10, 64)
 		case "mtime":
 			h.Mtime, err = parsePAXTime(v)
+		case FileSizeKey:
+			if h.FileSize, err = strconv.ParseInt(v, 10, 64); err == nil && h.FileSize < 0 {
+				err = errors.New("negative")
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("PAX %s=%q: %w", key, v, err)

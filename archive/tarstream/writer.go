@@ -80,6 +80,9 @@ func (w *Writer) WriteHeader(h *Header) error {
 	gid := num("gid", int64(h.Gid), maxOctal7)
 	size := num("size", h.Size, maxOctal11)
 	mtime := num("mtime", h.Mtime, maxOctal11)
+	if h.FileSize > 0 {
+		pax = append(pax, paxRecord{FileSizeKey, strconv.FormatInt(h.FileSize, 10)})
+	}
 
 	w.buf = w.buf[:0]
 	if len(pax) > 0 {

@@ -146,3 +146,51 @@ func writeMembers(t testing.TB, members []member) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestFileSizeRecord checks that the vendor record round-trips and that
+// Python's tarfile, which duplicity reads signatures with, sees the member
+// exactly as without it.
+func TestFileSizeRecord(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	for _, h := range []Header{
+		{Name: "signature/a", Typeflag: TypeReg, Mode: 0o644, Size: 3, Mtime: 5, FileSize: 123456789},
+		{Name: "signature/caf\xc3\xa9" + strings.Repeat("x", 120), Typeflag: TypeReg, Mode: 0o600, Size: 3, FileSize: 7},
+	} {
+		if err := w.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("sig"))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(bytes.NewReader(buf.Bytes()))
+	for _, want := range []int64{123456789, 7} {
+		h, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.FileSize != want || h.Size != 3 {
+			t.Errorf("%s: FileSize %d Size %d, want %d and 3", h.Name, h.FileSize, h.Size, want)
+		}
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH")
+	}
+	cmd := exec.Command("python3", "-c", `
+import sys, tarfile, io
+tf = tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()))
+for ti in tf:
+    print(ti.name, ti.size, ti.mode, ti.mtime, tf.extractfile(ti).read().decode())
+`)
+	cmd.Stdin = bytes.NewReader(buf.Bytes())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	want := "signature/a 3 420 5 sig\nsignature/café" + strings.Repeat("x", 120) + " 3 384 0 sig\n"
+	if string(out) != want {
+		t.Errorf("python read %q, want %q", out, want)
+	}
+}

@@ -445,3 +445,27 @@ func TestSignatureWriterSplits(t *testing.T) {
 		}
 	}
 }
+
+func TestDeltaSize(t *testing.T) {
+	basis := bytes.Repeat([]byte("abcdefgh"), 4096)
+	for _, newData := range [][]byte{nil, []byte("x"), basis[:1000], append(append([]byte("head"), basis...), "tail"...)} {
+		var sig, delta bytes.Buffer
+		if err := WriteSignature(&sig, bytes.NewReader(basis), MagicMD4Sig, 512, 8); err != nil {
+			t.Fatal(err)
+		}
+		s, err := ReadSignature(&sig, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteDelta(&delta, s, bytes.NewReader(newData)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := DeltaSize(bytes.NewReader(delta.Bytes()))
+		if err != nil || n != int64(len(newData)) {
+			t.Errorf("DeltaSize = %d, %v; want %d", n, err, len(newData))
+		}
+	}
+	if _, err := DeltaSize(bytes.NewReader([]byte{0x72, 0x73, 0x02, 0x36, 0x05})); err == nil {
+		t.Error("truncated delta accepted")
+	}
+}

@@ -144,3 +144,27 @@ func (p *patcher) copy(off, n uint64) error {
 	}
 	return nil
 }
+
+// DeltaSize returns the size of the file delta produces, without its basis:
+// the lengths of its commands add up to it. The delta is checked as Patch
+// checks it, except that copies are not bounded by a basis.
+func DeltaSize(delta io.Reader) (int64, error) {
+	var n sizeCounter
+	err := Patch(&n, zeroBasis{}, delta)
+	return int64(n), err
+}
+
+// zeroBasis stands in for a basis of any size.
+type zeroBasis struct{}
+
+func (zeroBasis) ReadAt(p []byte, _ int64) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+type sizeCounter int64
+
+func (c *sizeCounter) Write(p []byte) (int, error) {
+	*c += sizeCounter(len(p))
+	return len(p), nil
+}

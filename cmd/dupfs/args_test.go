@@ -63,7 +63,7 @@ func TestVerbosity(t *testing.T) {
 		app := newApp()
 		var got int
 		var gotErr error
-		app.Commands[0].Action = func(c *cli.Context) error { got, gotErr = verbosity(c); return nil }
+		app.Command("restore").Action = func(c *cli.Context) error { got, gotErr = verbosity(c); return nil }
 		if err := app.Run([]string{"dupfs", "restore", "-v", in, "u", "d"}); err != nil || gotErr != nil {
 			t.Fatalf("-v %s: %v %v", in, err, gotErr)
 		}
@@ -72,7 +72,7 @@ func TestVerbosity(t *testing.T) {
 		}
 	}
 	app := newApp()
-	app.Commands[0].Action = func(c *cli.Context) error { _, err := verbosity(c); return err }
+	app.Command("restore").Action = func(c *cli.Context) error { _, err := verbosity(c); return err }
 	if err := app.Run([]string{"dupfs", "restore", "-v", "loud", "u", "d"}); exitCode(err) != exitUsage {
 		t.Errorf("-v loud: %v", err)
 	}

@@ -127,7 +127,7 @@ func (r *Repo) loadManifest(ctx context.Context, remote string) (*manifest.Manif
 	if cacheable {
 		if f, err := os.Open(filepath.Join(r.opts.ArchiveDir, local)); err == nil {
 			defer f.Close()
-			m, err := manifest.Parse(f)
+			m, err := manifest.ParseWith(f, nil)
 			if err == nil {
 				return m, nil
 			}
@@ -148,7 +148,7 @@ func (r *Repo) loadManifest(ctx context.Context, remote string) (*manifest.Manif
 			src = io.TeeReader(rc, tmp)
 		}
 	}
-	m, err := manifest.Parse(src)
+	m, err := manifest.ParseWith(src, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -9,24 +9,36 @@
 // entry and drops the higher numbers listed before it. Where duplicity
 // fails on a malformed volume block, Parse fails too; the informational
 // fields (Hostname, Localdir, Filelist) are read leniently.
+//
+// The text is read a line at a time, as none of those expressions needs to
+// look further ahead than the next line, so a manifest of any length parses
+// in bounded memory.
 package manifest
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"dupfs/archive/index"
 )
 
-// Limits on hostile input.
+// Limits on hostile input. The text may be of any length, but its lines
+// and what a parse keeps are bounded.
 const (
-	MaxSize    = 64 << 20   // bytes of manifest text
-	MaxEntries = 10_000_000 // volumes, and files in the Filelist
+	MaxLine = 1 << 20 // bytes in one line, its newline included
+	// MaxRetained bounds the bytes kept: volumes as listed (restarts
+	// included) and, for Parse, Filelist entries, each counted as its
+	// struct plus its strings.
+	MaxRetained = 256 << 20
+	MaxVolume   = 10_000_000 // highest volume number
 )
 
 // Volume describes one volume of a backup set.
@@ -53,89 +65,191 @@ type Manifest struct {
 	Files              []File
 }
 
-// Parse reads a manifest.
+// Parse reads a manifest, keeping its Filelist in m.Files.
 func Parse(r io.Reader) (*Manifest, error) {
-	s, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("manifest: read: %w", err)
-	}
-	if len(s) > MaxSize {
-		return nil, fmt.Errorf("manifest: larger than %d bytes", MaxSize)
-	}
-	l, err := scanLines(s)
-	if err != nil {
-		return nil, err
-	}
-	m := &Manifest{Hostname: fieldValue(l.host), Localdir: fieldValue(l.dir)}
-	if m.Volumes, err = volumes(s, l.volumes); err != nil {
-		return nil, err
-	}
-	if m.Files, err = files(s, l.filelist, l.fileCount, l.volumes); err != nil {
-		return nil, err
-	}
-	return m, nil
+	p := parser{keep: true}
+	return p.run(r)
 }
 
-// layout is what one pass over the line starts finds, mirroring the
-// regular expressions duplicity applies to the whole text.
-type layout struct {
-	host, dir []byte // first "<keyword><ws><value>\n" values; nil if none
-	volumes   []int  // starts of lines beginning "volume<ws>"
-	filelist  int    // start of the first Filelist's entries; -1 if none
-	fileCount bool   // whether that Filelist's count is non-zero
+// ParseWith reads a manifest, passing each Filelist entry to onFile as it
+// is read instead of keeping it; a nil onFile skips them, and an error
+// from onFile ends the parse with that error. onFile may see entries of a
+// manifest that turns out to be malformed further on.
+func ParseWith(r io.Reader, onFile func(File) error) (*Manifest, error) {
+	p := parser{onFile: onFile}
+	return p.run(r)
 }
 
-func scanLines(s []byte) (layout, error) {
-	l := layout{filelist: -1}
-	hostDone, dirDone := false, false
-	for p := 0; p < len(s); {
-		switch s[p] | 0x20 {
-		case 'h':
-			if !hostDone && hasKeyword(s[p:], "hostname") {
-				l.host, hostDone = lineValue(s[p+len("hostname")+1:]), true
-			}
-		case 'l':
-			if !dirDone && hasKeyword(s[p:], "localdir") {
-				l.dir, dirDone = lineValue(s[p+len("localdir")+1:]), true
-			}
-		case 'v':
-			if hasKeyword(s[p:], "volume") {
-				if len(l.volumes) == MaxEntries {
-					return l, fmt.Errorf("manifest: more than %d volumes", MaxEntries)
-				}
-				l.volumes = append(l.volumes, p)
-			}
-		case 'f':
-			if l.filelist < 0 && hasKeyword(s[p:], "filelist") {
-				// "Filelist<ws><digits>\n"
-				q := p + len("filelist") + 1
-				d := q
-				for d < len(s) && s[d] >= '0' && s[d] <= '9' {
-					d++
-				}
-				if d > q && d < len(s) && s[d] == '\n' {
-					l.filelist = d + 1
-					l.fileCount = strings.Trim(string(s[q:d]), "0") != ""
-				}
+// Where the line being read stands relative to the first Filelist whose
+// count parses.
+const (
+	listNone  = iota // not found yet
+	listCount        // a "Filelist" line ended after the keyword: this line may be the count
+	listFirst        // first entry: it may start a volume and still be an entry
+	listIn           // entries, up to a line starting a volume
+	listDone
+)
+
+type parser struct {
+	keep   bool // collect Filelist entries into m.Files
+	onFile func(File) error
+	kept   int // bytes retained, against MaxRetained
+
+	m         Manifest
+	host, dir field
+	vols      []Volume // as listed
+	inVol     bool     // whether blk is open
+	blk       block
+	list      int
+}
+
+func (p *parser) run(r io.Reader) (*Manifest, error) {
+	p.host.kw, p.dir.kw = "hostname", "localdir"
+	lr := lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	for {
+		line, ended, err := lr.next()
+		if err != nil {
+			return nil, err
+		}
+		if len(line) > 0 || ended {
+			if err := p.line(line, ended); err != nil {
+				return nil, err
 			}
 		}
-		nl := bytes.IndexByte(s[p:], '\n')
-		if nl < 0 {
+		if !ended {
 			break
 		}
-		p += nl + 1
 	}
-	return l, nil
+	if err := p.endVolume(); err != nil {
+		return nil, err
+	}
+	vols, err := current(p.vols)
+	if err != nil {
+		return nil, err
+	}
+	p.m.Volumes = vols
+	p.m.Hostname, p.m.Localdir = p.host.val, p.dir.val
+	return &p.m, nil
 }
 
-// lineValue returns the text up to the next newline. Without one there is
-// no value, here or in any later line, so the first keyword line decides.
-func lineValue(v []byte) []byte {
-	nl := bytes.IndexByte(v, '\n')
-	if nl < 0 {
+// lineReader splits text into lines of up to MaxLine bytes. Most fit the
+// bufio buffer and are returned in place; longer ones are gathered in long.
+type lineReader struct {
+	r    *bufio.Reader
+	long []byte
+	n    int // lines read
+}
+
+// next returns the next line without its newline, and whether it had one;
+// a line without one is the last.
+func (lr *lineReader) next() (line []byte, ended bool, err error) {
+	lr.n++
+	line, err = lr.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		lr.long = append(lr.long[:0], line...)
+		for err == bufio.ErrBufferFull && len(lr.long) <= MaxLine {
+			line, err = lr.r.ReadSlice('\n')
+			lr.long = append(lr.long, line...)
+		}
+		if len(lr.long) > MaxLine {
+			return nil, false, fmt.Errorf("manifest: line %d longer than %d bytes (MaxLine)", lr.n, MaxLine)
+		}
+		line = lr.long
+	}
+	if err != nil && err != io.EOF {
+		return nil, false, fmt.Errorf("manifest: read: %w", err)
+	}
+	if err == nil {
+		return line[:len(line)-1], true, nil
+	}
+	return line, false, nil
+}
+
+// line handles one line, without its newline; ended tells whether it had one.
+func (p *parser) line(line []byte, ended bool) error {
+	p.host.line(line, ended)
+	p.dir.line(line, ended)
+	vol, _, _ := keyword(line, ended, "volume")
+	if vol {
+		if err := p.endVolume(); err != nil {
+			return err
+		}
+		if err := p.startVolume(line); err != nil {
+			return err
+		}
+	} else if p.inVol {
+		if err := p.volumeLine(line); err != nil {
+			return err
+		}
+	}
+	if !p.keep && p.onFile == nil {
 		return nil
 	}
-	return v[:nl]
+	switch p.list {
+	case listNone:
+		p.listHeader(line, ended)
+	case listCount:
+		if ended && isDigits(line) {
+			p.startList(line)
+		} else {
+			p.list = listNone
+			p.listHeader(line, ended)
+		}
+	case listFirst:
+		p.list = listIn
+		return p.entry(line)
+	case listIn:
+		if vol {
+			p.list = listDone
+			return nil
+		}
+		return p.entry(line)
+	}
+	return nil
+}
+
+// keyword reports whether line starts with the lowercase ASCII keyword kw,
+// in any case, followed by a whitespace byte, and returns what follows
+// that byte. The byte may be the line's newline: then next is set, as a
+// value runs on into the following line.
+func keyword(line []byte, ended bool, kw string) (ok, next bool, rest []byte) {
+	if len(line) < len(kw) || !equalFoldASCII(line[:len(kw)], kw) {
+		return false, false, nil
+	}
+	if len(line) == len(kw) {
+		return ended, ended, nil
+	}
+	return isSpace(line[len(kw)]), false, line[len(kw)+1:]
+}
+
+// field is Hostname or Localdir. duplicity takes the first line starting
+// with the keyword and the text after it up to the next newline; without
+// one there is no value.
+type field struct {
+	kw         string
+	done, next bool
+	val        string
+}
+
+func (f *field) line(line []byte, ended bool) {
+	if f.next {
+		f.next = false
+		if ended {
+			f.val = fieldValue(line)
+		}
+		return
+	}
+	if f.done {
+		return
+	}
+	ok, next, rest := keyword(line, ended, f.kw)
+	if !ok {
+		return
+	}
+	f.done, f.next = true, next
+	if !next && ended {
+		f.val = fieldValue(rest)
+	}
 }
 
 // fieldValue unquotes a Hostname or Localdir value, keeping it raw if it
@@ -161,14 +275,13 @@ func isSpace(c byte) bool {
 	return false
 }
 
-func trimSpace(s []byte) []byte {
-	for len(s) > 0 && isSpace(s[0]) {
-		s = s[1:]
+func isDigits(s []byte) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
 	}
-	for len(s) > 0 && isSpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return len(s) > 0
 }
 
 // fields returns up to the first three whitespace-separated fields of
@@ -196,23 +309,6 @@ func fields(line []byte) (f [3][]byte, n int, rest []byte) {
 	return f, n, rest
 }
 
-// nextLine splits off the text up to the next newline.
-func nextLine(s []byte) (line, more []byte, ok bool) {
-	if s == nil {
-		return nil, nil, false
-	}
-	if i := bytes.IndexByte(s, '\n'); i >= 0 {
-		return s[:i], s[i+1:], true
-	}
-	return s, nil, true
-}
-
-// hasKeyword reports whether s starts with the lowercase ASCII keyword kw,
-// in any case, followed by a whitespace byte.
-func hasKeyword(s []byte, kw string) bool {
-	return len(s) > len(kw) && equalFoldASCII(s[:len(kw)], kw) && isSpace(s[len(kw)])
-}
-
 func equalFoldASCII(b []byte, lower string) bool {
 	if len(b) != len(lower) {
 		return false
@@ -229,54 +325,27 @@ func equalFoldASCII(b []byte, lower string) bool {
 	return true
 }
 
-// endOfText is where Python's "$" first matches at or after a line end:
-// the end, or just before a final newline.
-func endOfText(s []byte) int {
-	if len(s) > 0 && s[len(s)-1] == '\n' {
-		return len(s) - 1
+func (p *parser) charge(n int) error {
+	p.kept += n
+	if p.kept > MaxRetained {
+		return fmt.Errorf("manifest: volumes and files to keep exceed %d bytes (MaxRetained)", MaxRetained)
 	}
-	return len(s)
+	return nil
 }
 
-func volumes(s []byte, starts []int) ([]Volume, error) {
-	byNum := make(map[int]Volume)
-	latest, highest := 0, 0
-	for i, p := range starts {
-		end := endOfText(s)
-		if i+1 < len(starts) {
-			end = starts[i+1] - 1
-		}
-		end = max(end, p)
-		v, err := parseVolume(s[p:end])
-		if err != nil {
-			return nil, err
-		}
-		byNum[v.Number] = v
-		latest, highest = v.Number, max(highest, v.Number)
-	}
-	// A restarted backup lists the redone volume again; entries listed
-	// before it with higher numbers are stale. duplicity fails when one
-	// of them is missing.
-	if highest-latest > len(byNum) {
-		return nil, fmt.Errorf("manifest: some of volumes %d to %d missing before restarted volume %d", latest+1, highest, latest)
-	}
-	for n := latest + 1; n <= highest; n++ {
-		if _, ok := byNum[n]; !ok {
-			return nil, fmt.Errorf("manifest: volume %d missing before restarted volume %d", n, latest)
-		}
-		delete(byNum, n)
-	}
-	vols := make([]Volume, 0, len(byNum))
-	for _, v := range byNum {
-		vols = append(vols, v)
-	}
-	slices.SortFunc(vols, func(a, b Volume) int { return a.Number - b.Number })
-	return vols, nil
+// block is the volume block being read. duplicity strips the block's
+// surrounding whitespace, then fails on a line of only whitespace; so such
+// a line is an error only if more than whitespace follows in the block.
+type block struct {
+	v                  Volume
+	haveStart, haveEnd bool
+	blank              bool // a whitespace-only line was seen
+	h                  hashes
 }
 
-func parseVolume(block []byte) (Volume, error) {
-	first, rest, _ := nextLine(trimSpace(block))
-	// The first line must be "Volume <digits>:" with a single space.
+// startVolume opens a block; its first line must be "Volume <digits>:"
+// with a single space.
+func (p *parser) startVolume(first []byte) error {
 	digits := 0
 	if len(first) > 7 && equalFoldASCII(first[:7], "volume ") {
 		for 7+digits < len(first) && first[7+digits] >= '0' && first[7+digits] <= '9' {
@@ -284,58 +353,103 @@ func parseVolume(block []byte) (Volume, error) {
 		}
 	}
 	if digits == 0 || 7+digits >= len(first) || first[7+digits] != ':' {
-		return Volume{}, fmt.Errorf("manifest: bad volume line %q", first)
+		return fmt.Errorf("manifest: bad volume line %q", first)
 	}
 	num, err := strconv.Atoi(string(first[7 : 7+digits]))
-	if err != nil || num > MaxEntries {
-		return Volume{}, fmt.Errorf("manifest: volume number %s out of range", first[7:7+digits])
+	if err != nil || num > MaxVolume {
+		return fmt.Errorf("manifest: volume number %s out of range", first[7:7+digits])
 	}
-	v := Volume{Number: num}
-	haveStart, haveEnd := false, false
-	var h hashes
-	for line, rest, ok := nextLine(rest); ok; line, rest, ok = nextLine(rest) {
-		if len(line) == 0 {
-			continue
+	p.blk, p.inVol = block{v: Volume{Number: num}}, true
+	return nil
+}
+
+func (p *parser) volumeLine(line []byte) error {
+	b := &p.blk
+	num := b.v.Number
+	if len(line) == 0 {
+		return nil
+	}
+	f, n, _ := fields(line)
+	if n == 0 {
+		b.blank = true
+		return nil
+	}
+	if b.blank {
+		return fmt.Errorf("manifest: volume %d: blank line", num)
+	}
+	switch {
+	case equalFoldASCII(f[0], "startingpath"), equalFoldASCII(f[0], "endingpath"):
+		if n < 2 {
+			return fmt.Errorf("manifest: volume %d: %s without a path", num, f[0])
 		}
-		f, n, _ := fields(line)
-		if n == 0 {
-			return Volume{}, fmt.Errorf("manifest: volume %d: blank line", num)
+		idx, err := Unquote(string(f[1]))
+		if err != nil {
+			return fmt.Errorf("manifest: volume %d: %s: %w", num, f[0], err)
 		}
-		switch {
-		case equalFoldASCII(f[0], "startingpath"), equalFoldASCII(f[0], "endingpath"):
-			if n < 2 {
-				return Volume{}, fmt.Errorf("manifest: volume %d: %s without a path", num, f[0])
+		if idx == "." {
+			idx = ""
+		}
+		chunk := 0
+		if n > 2 {
+			if chunk, err = pyInt(string(f[2]), 10); err != nil {
+				return fmt.Errorf("manifest: volume %d: %s chunk: %w", num, f[0], err)
 			}
-			idx, err := Unquote(string(f[1]))
-			if err != nil {
-				return Volume{}, fmt.Errorf("manifest: volume %d: %s: %w", num, f[0], err)
-			}
-			if idx == "." {
-				idx = ""
-			}
-			chunk := 0
-			if n > 2 {
-				if chunk, err = pyInt(string(f[2]), 10); err != nil {
-					return Volume{}, fmt.Errorf("manifest: volume %d: %s chunk: %w", num, f[0], err)
-				}
-			}
-			if equalFoldASCII(f[0], "startingpath") {
-				v.Start, v.StartChunk, haveStart = idx, chunk, true
-			} else {
-				v.End, v.EndChunk, haveEnd = idx, chunk, true
-			}
-		case equalFoldASCII(f[0], "hash"):
-			if n < 3 {
-				return Volume{}, fmt.Errorf("manifest: volume %d: hash without a value", num)
-			}
-			h.add(string(f[1]), string(f[2]))
+		}
+		if equalFoldASCII(f[0], "startingpath") {
+			b.v.Start, b.v.StartChunk, b.haveStart = idx, chunk, true
+		} else {
+			b.v.End, b.v.EndChunk, b.haveEnd = idx, chunk, true
+		}
+	case equalFoldASCII(f[0], "hash"):
+		if n < 3 {
+			return fmt.Errorf("manifest: volume %d: hash without a value", num)
+		}
+		b.h.add(f[1], f[2])
+	}
+	return nil
+}
+
+// endVolume closes the open block, if any.
+func (p *parser) endVolume() error {
+	if !p.inVol {
+		return nil
+	}
+	p.inVol = false
+	v := p.blk.v
+	if !p.blk.haveStart || !p.blk.haveEnd {
+		return fmt.Errorf("manifest: volume %d: start or end index not set", v.Number)
+	}
+	v.HashAlg, v.Hash = p.blk.h.best()
+	if err := p.charge(int(unsafe.Sizeof(v)) + len(v.Start) + len(v.End) + len(v.HashAlg) + len(v.Hash)); err != nil {
+		return err
+	}
+	p.vols = append(p.vols, v)
+	return nil
+}
+
+// current applies restarts to the volumes as listed: a repeated number
+// replaces the earlier entry, and entries listed before it with higher
+// numbers are stale. duplicity fails when one of those is missing.
+func current(vols []Volume) ([]Volume, error) {
+	if len(vols) == 0 {
+		return nil, nil
+	}
+	latest := vols[len(vols)-1].Number
+	// Stable, so the last listed of each number comes last.
+	slices.SortStableFunc(vols, func(a, b Volume) int { return cmp.Compare(a.Number, b.Number) })
+	out := vols[:0]
+	for i, v := range vols {
+		if i+1 == len(vols) || vols[i+1].Number != v.Number {
+			out = append(out, v)
 		}
 	}
-	if !haveStart || !haveEnd {
-		return Volume{}, fmt.Errorf("manifest: volume %d: start or end index not set", num)
+	keep, _ := slices.BinarySearchFunc(out, latest+1, func(v Volume, n int) int { return cmp.Compare(v.Number, n) })
+	for i, v := range out[keep:] {
+		if want := latest + 1 + i; v.Number != want {
+			return nil, fmt.Errorf("manifest: volume %d missing before restarted volume %d", want, latest)
+		}
 	}
-	v.HashAlg, v.Hash = h.best()
-	return v, nil
+	return out[:keep], nil
 }
 
 // hashes keeps what duplicity's choice of hash needs from a volume's Hash
@@ -345,18 +459,18 @@ type hashes struct {
 	any, haveSHA1, haveMD5     bool
 }
 
-func (h *hashes) add(alg, val string) {
+func (h *hashes) add(alg, val []byte) {
 	if !h.any {
-		h.first, h.any = alg, true
+		h.first, h.any = string(alg), true
 	}
-	if alg == h.first {
-		h.firstVal = val
+	if string(alg) == h.first {
+		h.firstVal = string(val)
 	}
-	switch alg {
+	switch string(alg) {
 	case "SHA1":
-		h.sha1, h.haveSHA1 = val, true
+		h.sha1, h.haveSHA1 = string(val), true
 	case "MD5":
-		h.md5, h.haveMD5 = val, true
+		h.md5, h.haveMD5 = string(val), true
 	}
 }
 
@@ -373,46 +487,56 @@ func (h *hashes) best() (alg, val string) {
 	return "", ""
 }
 
-// files reads the Filelist section: "Filelist <count>" then entry lines up
-// to the next "Volume" line or the end. Lines that cannot be entries are
-// skipped, as are entries whose type is a volume keyword: written after the
-// volumes they would be read as fields of the last volume.
-func files(s []byte, body int, count bool, volumeStarts []int) ([]File, error) {
-	if body < 0 || !count {
-		return nil, nil
+// listHeader looks for "Filelist<ws><digits>\n", where the whitespace may
+// be a newline.
+func (p *parser) listHeader(line []byte, ended bool) {
+	ok, next, rest := keyword(line, ended, "filelist")
+	switch {
+	case next:
+		p.list = listCount
+	case ok && ended && isDigits(rest):
+		p.startList(rest)
 	}
-	// The entries end before the next "Volume" line, or at the end.
-	end := max(endOfText(s), body)
-	for _, q := range volumeStarts {
-		if q > body {
-			end = min(end, q-1)
-			break
+}
+
+// startList begins the entries after the count line; a zero count means
+// none.
+func (p *parser) startList(count []byte) {
+	p.list = listFirst
+	if len(bytes.Trim(count, "0")) == 0 {
+		p.list = listDone
+	}
+}
+
+// entry reads a Filelist line. Lines that cannot be entries are skipped,
+// as are entries whose type is a volume keyword: written after the volumes
+// they would be read as fields of the last volume.
+func (p *parser) entry(line []byte) error {
+	f, n, after := fields(line)
+	if n == 0 || equalFoldASCII(f[0], "startingpath") || equalFoldASCII(f[0], "endingpath") || equalFoldASCII(f[0], "hash") {
+		return nil
+	}
+	// The path is all further fields run together.
+	joined := make([]byte, 0, len(after))
+	for _, c := range after {
+		if !isSpace(c) {
+			joined = append(joined, c)
 		}
 	}
-	var out []File
-	for line, rest, ok := nextLine(s[body:end]); ok; line, rest, ok = nextLine(rest) {
-		f, n, after := fields(line)
-		if n == 0 || equalFoldASCII(f[0], "startingpath") || equalFoldASCII(f[0], "endingpath") || equalFoldASCII(f[0], "hash") {
-			continue
-		}
-		if len(out) == MaxEntries {
-			return nil, fmt.Errorf("manifest: more than %d files", MaxEntries)
-		}
-		// The path is all further fields run together.
-		joined := make([]byte, 0, len(after))
-		for _, c := range after {
-			if !isSpace(c) {
-				joined = append(joined, c)
-			}
-		}
-		raw := string(joined)
-		path, err := Unquote(raw)
-		if err != nil {
-			path = raw
-		}
-		out = append(out, File{Change: string(f[0]), Path: path})
+	raw := string(joined)
+	path, err := Unquote(raw)
+	if err != nil {
+		path = raw
 	}
-	return out, nil
+	file := File{Change: string(f[0]), Path: path}
+	if !p.keep {
+		return p.onFile(file)
+	}
+	if err := p.charge(int(unsafe.Sizeof(file)) + len(file.Change) + len(file.Path)); err != nil {
+		return err
+	}
+	p.m.Files = append(p.m.Files, file)
+	return nil
 }
 
 // Marshal renders m exactly as duplicity 0.8.22 writes a manifest during a

@@ -164,9 +164,15 @@ func TestParseHashAndChunks(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	_, err := Parse(repeatBytes('x', MaxSize+1))
-	if err == nil || !strings.Contains(err.Error(), "larger than") {
-		t.Errorf("oversized manifest: %v", err)
+	line := func(n int) io.Reader {
+		return io.MultiReader(strings.NewReader("Filelist 1\n    new a\n"), repeatBytes('x', n), strings.NewReader("\n"))
+	}
+	_, err := Parse(line(MaxLine))
+	if err == nil || !strings.Contains(err.Error(), "line 3 longer than 1048576 bytes (MaxLine)") {
+		t.Errorf("overlong line: %v", err)
+	}
+	if _, err := Parse(line(MaxLine - 1)); err != nil {
+		t.Errorf("longest line: %v", err)
 	}
 	_, err = Parse(strings.NewReader("Volume 10000001:\n    StartingPath .\n    EndingPath .\n"))
 	if err == nil {

@@ -14,6 +14,8 @@ import (
 type Reader struct {
 	r      io.Reader
 	off    int64  // bytes consumed from r
+	start  int64  // offset of the current member's first header block
+	data   int64  // offset of the current member's data
 	remain int64  // unread data bytes of the current member
 	pad    int64  // padding after the current member's data
 	name   string // current member, for error messages
@@ -53,6 +55,7 @@ func (r *Reader) Next() (*Header, error) {
 	r.pad = 0
 
 	var ext extensions
+	r.start = r.off
 	for {
 		start := r.off
 		n, err := io.ReadFull(r.r, r.blk[:])
@@ -98,6 +101,7 @@ func (r *Reader) Next() (*Header, error) {
 			h.Size = 0
 		}
 		r.name = h.Name
+		r.data = r.off
 		r.remain = h.Size
 		r.pad = padding(h.Size)
 		return h, nil
@@ -135,10 +139,31 @@ func (r *Reader) fail(err error) error {
 	return err
 }
 
-// skip discards n bytes of input.
+// Offsets returns where the current member starts in the input (its first
+// header block, extension headers included) and where its data starts, so
+// that a caller can index a seekable volume and come back to a member.
+func (r *Reader) Offsets() (header, data int64) {
+	return r.start, r.data
+}
+
+// sizedSeeker is a seekable input that knows its length, such as an
+// io.SectionReader over a local file.
+type sizedSeeker interface {
+	io.Seeker
+	Size() int64
+}
+
+// skip discards n bytes of input, by seeking when the input allows it: an
+// index of a large local volume then reads headers only.
 func (r *Reader) skip(n int64) error {
 	if n == 0 {
 		return nil
+	}
+	if s, ok := r.r.(sizedSeeker); ok && r.off+n <= s.Size() {
+		if _, err := s.Seek(n, io.SeekCurrent); err == nil {
+			r.off += n
+			return nil
+		}
 	}
 	got, err := io.CopyN(io.Discard, r.r, n)
 	r.off += got

@@ -132,7 +132,10 @@ func (p *packer) source(s *SourceEntry, old *difftar.Entry) error {
 		return nil // a socket: duplicity does not back them up
 	}
 	size := s.Info.Size()
-	if old != nil && p.same(e, old) {
+	// Beyond duplicity's test: a size recorded by dupfs that differs
+	// catches a file changed within the second of the last backup.
+	resized := e.Type == difftar.Reg && old != nil && old.FileSize > 0 && old.FileSize != size
+	if old != nil && !resized && p.same(e, old) {
 		p.st.SourceFiles++
 		p.st.SourceFileSize += size
 		return nil
@@ -195,8 +198,8 @@ func (p *packer) entryOf(s *SourceEntry) (*difftar.Entry, error) {
 }
 
 // same is duplicity's test of whether a path changed: type, permissions,
-// owner and whole-second mtime (size is not compared); symlinks by target
-// only; devices by numbers. Stored owners count by name where the name
+// owner and whole-second mtime (its signatures hold no size); symlinks by
+// target only; devices by numbers. Stored owners count by name where the name
 // exists here.
 func (p *packer) same(e, old *difftar.Entry) bool {
 	if e.Type != old.Type {

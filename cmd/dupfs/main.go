@@ -45,6 +45,7 @@ func newApp() *cli.App {
 			restoreCommand(),
 			listCommand(),
 			statusCommand(),
+			mountCommand(),
 		),
 		// Errors are printed once, by main, with the exit code chosen there.
 		ExitErrHandler: func(*cli.Context, error) {},

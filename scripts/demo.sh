@@ -2,7 +2,8 @@
 # The main job on a local file:// target, from a fresh machine: builds dupfs,
 # makes a sample directory, backs it up with dupfs (full, then incremental),
 # restores both points with dupfs and checks them against the source, and
-# shows that the real duplicity restores the same backup.
+# shows that the real duplicity restores the same backup; then mounts it and
+# copies the latest point out of the mount with cp -a.
 # DEMO_DIR (default /tmp/dupfs-demo) holds everything; it is recreated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,3 +41,17 @@ diff -r --no-dereference "$demo/src-at-full" "$demo/restored-full" && echo "full
 echo "== duplicity restore of the same target"
 duplicity restore --archive-dir "$demo/dupcache" "$target" "$demo/restored-by-duplicity" >/dev/null
 diff -r --no-dereference "$demo/src" "$demo/restored-by-duplicity" && echo "duplicity: identical to the source"
+
+echo "== dupfs mount: every point in time as a directory"
+mnt="$demo/mnt"; mkdir -p "$mnt"
+bin/dupfs mount "${cache[@]}" --cache-dir "$demo/volcache" "$target" "$mnt" &
+mount_pid=$!
+trap 'fusermount3 -uz "$mnt" 2>/dev/null || true; kill $mount_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
+ls -l "$mnt"
+cp -a "$mnt/latest/." "$demo/copied-from-mount"
+diff -r --no-dereference "$demo/src" "$demo/copied-from-mount" && echo "cp -a from the mount: identical to the source"
+diff -r --no-dereference "$demo/src-at-full" "$mnt/$(ls "$mnt" | head -1)" && echo "the first point: identical to the source at that time"
+kill -INT $mount_pid; wait $mount_pid
+trap - EXIT
+echo "unmounted"

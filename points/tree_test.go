@@ -19,11 +19,15 @@ func (e *entries) Next() (*difftar.Entry, error) {
 	return x, nil
 }
 
-func dir(idx string) *difftar.Entry { return &difftar.Entry{Kind: difftar.Signature, Index: idx, Type: difftar.Dir} }
+func dir(idx string) *difftar.Entry {
+	return &difftar.Entry{Kind: difftar.Signature, Index: idx, Type: difftar.Dir}
+}
 func reg(idx string, size int64) *difftar.Entry {
 	return &difftar.Entry{Kind: difftar.Signature, Index: idx, Type: difftar.Reg, FileSize: size}
 }
-func del(idx string) *difftar.Entry { return &difftar.Entry{Kind: difftar.Deleted, Index: idx, Type: difftar.Reg} }
+func del(idx string) *difftar.Entry {
+	return &difftar.Entry{Kind: difftar.Deleted, Index: idx, Type: difftar.Reg}
+}
 
 // TestBuildTree merges a full and two incrementals: the newest entry of a
 // path decides, deletions remove, and Stored names every set with an entry.

@@ -29,8 +29,14 @@ func Lock(archiveDir string) (func(), error) {
 		if unix.FcntlFlock(f.Fd(), unix.F_GETLK, &probe) == nil && probe.Type != unix.F_UNLCK {
 			holder = fmt.Sprintf("pid %d", probe.Pid)
 		}
+		// The file's text names the holder only if it names the pid the
+		// kernel reports: a killed dupfs leaves its line behind, and
+		// duplicity, which may hold the lock now, writes none.
 		if b, rerr := os.ReadFile(path); rerr == nil && len(b) > 0 {
-			holder = strings.TrimSpace(string(b))
+			text := strings.TrimSpace(string(b))
+			if holder == "" || probe.Pid <= 0 || strings.Contains(text+" ", holder+" ") {
+				holder = text
+			}
 		}
 		f.Close()
 		if holder == "" {

@@ -75,7 +75,12 @@ func newMeta(ropts repo.Options, opts *Options, p *backupPlan) (*meta, error) {
 func (m *meta) checkpoint(vols []manifest.Volume) error {
 	h := m.head
 	h.Volumes = vols
-	tmp := m.manPath + ".tmp"
+	// Not "<manifest>.part.tmp": duplicity (sharing the archive dir) parses
+	// that as a second partial manifest of the set, and a run killed before
+	// the rename would make every duplicity command there stop with an
+	// assertion. A ".dupfs-" name is no duplicity file, and the next run's
+	// removeStaleTemps deletes it.
+	tmp := filepath.Join(m.dir, ".dupfs-checkpoint-"+filepath.Base(m.manPath))
 	if err := os.WriteFile(tmp, h.MarshalHead(), 0o600); err != nil {
 		return fmt.Errorf("archive dir: %w", err)
 	}

@@ -55,9 +55,9 @@ func Open(r io.Reader, encrypted, compressed bool, k Keys) (io.ReadCloser, error
 }
 
 // Compress returns a gzip writer shaped like Python's gzip module output as
-// duplicity writes it: level 6, no file name, OS byte 255, mtime now.
-// It compresses on all cores (see deflate.go). Close finishes the stream
-// but does not close w.
+// duplicity writes it: no file name, OS byte 255, mtime now. It compresses
+// on all cores, at deflate.go's level. Close finishes the stream but does
+// not close w.
 func Compress(w io.Writer) io.WriteCloser { return newGzipWriter(w) }
 
 func gunzip(r io.Reader) (io.ReadCloser, error) {

@@ -42,11 +42,11 @@ func TestDecryptDamage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			msg := encryptBytes(t, plain, tt.opts, false)
-			// The data packet header (2 bytes), its version and the 18-byte
-			// prefix follow the key packets; damage there is reported like a
-			// wrong key, as GnuPG does.
-			keyEnd := dataStart(t, msg)
-			safe := keyEnd + 2 + 1 + 18
+			// The data packet header, its version and the 18-byte prefix
+			// follow the key packets; damage there is reported like a wrong
+			// key, as GnuPG does.
+			keyEnd, hlen := dataStart(t, msg)
+			safe := keyEnd + hlen + 1 + 18
 			for n := range len(msg) {
 				got, err := decryptAll(msg[:n], keys)
 				if err == nil {
@@ -76,8 +76,9 @@ func TestDecryptDamage(t *testing.T) {
 	}
 }
 
-// dataStart returns the offset of the encrypted data packet.
-func dataStart(t *testing.T, msg []byte) int {
+// dataStart returns the offset of the encrypted data packet and the length
+// of its header.
+func dataStart(t *testing.T, msg []byte) (int, int) {
 	t.Helper()
 	off := 0
 	for {
@@ -87,7 +88,7 @@ func dataStart(t *testing.T, msg []byte) int {
 			t.Fatal(err)
 		}
 		if tag != tagPKESK && tag != tagSKESK {
-			return off
+			return off, hlen
 		}
 		off += hlen + blen
 	}

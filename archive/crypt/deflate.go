@@ -19,9 +19,15 @@ import (
 // window at block edges costs a fraction of a percent of size.
 // klauspost/compress's deflate is used for its speed (about twice the
 // standard library's at the same level) with identical output format.
+//
+// Its level 4, not zlib's default 6: on the benchmark corpus (files from
+// /usr/share and /usr/lib) level 4 deflates 1.6x as fast as its level 6,
+// and its output is 1.2% larger than what GnuPG makes for duplicity (zlib
+// level 6 with an 8 KiB window), where level 6 was 2.2% smaller. Deflate
+// was 60% of a full backup's CPU at level 6; stored sizes stay duplicity's.
 const (
 	deflateBlock = 1 << 20
-	deflateLevel = 6 // zlib's default, which GnuPG and Python's gzip use
+	deflateLevel = 4
 )
 
 // finalBlock is an empty, final, fixed-Huffman deflate block.
@@ -158,7 +164,7 @@ func newGzipWriter(w io.Writer) *gzipWriter {
 	var hdr [10]byte
 	hdr[0], hdr[1], hdr[2] = 0x1f, 0x8b, 8 // magic, deflate
 	binary.LittleEndian.PutUint32(hdr[4:8], uint32(time.Now().Unix()))
-	hdr[8] = 0   // XFL: level 6 is neither "best" nor "fast"
+	hdr[8] = 0   // XFL: level 4 is neither "best" nor "fast"
 	hdr[9] = 255 // OS: unknown, as Python writes
 	g := &gzipWriter{w: w}
 	_, g.err = w.Write(hdr[:])

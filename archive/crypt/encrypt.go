@@ -2,9 +2,11 @@ package crypt
 
 import (
 	"crypto"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -16,18 +18,39 @@ type EncryptOptions struct {
 	Recipients openpgp.EntityList // public-key encryption, key ids visible
 	Hidden     openpgp.EntityList // public-key encryption, key id 0 (gpg --hidden-recipient)
 	Signer     *openpgp.Entity    // optional, unlocked; signs the plaintext
+	// Key, with a Passphrase, is this message's key derived ahead by
+	// DerivePassphraseKey from that same passphrase; nil derives one.
+	Key *PassphraseKey
+}
+
+// PassphraseKey is the key of one passphrase-encrypted message, with the
+// packet that tells a reader how to derive it: a fresh salt and GnuPG's
+// S2K count. Deriving it is most of the cost of encrypting a small file,
+// so a caller can do it ahead, on another goroutine. Each is for one
+// message only, as GnuPG uses a new salt for every message.
+type PassphraseKey struct {
+	packet []byte // the SKESK
+	key    []byte
+	used   atomic.Bool
+}
+
+// DerivePassphraseKey derives a message key from pass, for
+// EncryptOptions.Key.
+func DerivePassphraseKey(pass []byte) (*PassphraseKey, error) {
+	return derivePassphraseKey(pass, gnupgS2KCount, rand.Reader)
 }
 
 // gnupgS2KCount is the coded S2K count GnuPG 2.2 writes: 65011712 bytes.
 const gnupgS2KCount = 255
 
 // Encrypt returns a writer that encrypts what is written to it as GnuPG
-// 2.2 does for duplicity: AES-256, SEIPD v1 with MDC, ZIP compression at
-// the default level (on all cores, see deflate.go), one binary literal packet with no name, and with a
-// Signer a one-pass signature around it. A passphrase goes through
-// iterated+salted SHA-1 S2K with GnuPG's count, 65011712 bytes, which
-// costs about 75 ms of CPU per message here. Close finishes the message;
-// it does not close w.
+// 2.2 does for duplicity: AES-256, SEIPD v1 with MDC, ZIP compression to
+// about GnuPG's default ratio (on all cores, see deflate.go), one binary
+// literal packet with no name, and with a Signer a one-pass signature
+// around it. A passphrase goes through iterated+salted SHA-1 S2K with
+// GnuPG's count, 65011712 bytes, which costs 75-250 ms of CPU per message
+// here (see EncryptOptions.Key to do it ahead). Close finishes the
+// message; it does not close w.
 func Encrypt(w io.Writer, o EncryptOptions) (io.WriteCloser, error) {
 	return encrypt(w, o, gnupgS2KCount)
 }
@@ -45,14 +68,27 @@ func encrypt(w io.Writer, o EncryptOptions, s2kCount byte) (io.WriteCloser, erro
 	case len(o.Recipients)+len(o.Hidden) > 0:
 		key, err = writeRecipientPackets(w, o, cfg)
 	case len(o.Passphrase) > 0:
-		key, err = writePassphrasePacket(w, o.Passphrase, s2kCount, cfg)
+		k := o.Key
+		if k == nil {
+			k, err = derivePassphraseKey(o.Passphrase, s2kCount, cfg.Random())
+		} else if k.used.Swap(true) {
+			err = errors.New("passphrase key already used for another message")
+		}
+		if err == nil {
+			key = k.key
+			_, err = w.Write(k.packet)
+		}
 	default:
 		err = errors.New("no passphrase and no recipient")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
-	enc, err := packet.SerializeSymmetricallyEncrypted(w, packet.CipherAES256, false, packet.CipherSuite{}, key, cfg)
+	block := newBlock(packet.CipherAES256, key)
+	if block == nil {
+		return nil, errors.New("encrypt: no AES-256 cipher for the session key")
+	}
+	enc, err := newSEIPDWriter(w, block, cfg.Random())
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
@@ -146,11 +182,11 @@ func writeRecipientPackets(w io.Writer, o EncryptOptions, cfg *packet.Config) ([
 	return key, nil
 }
 
-// writePassphrasePacket writes a SKESK v4 as GnuPG does, without an
+// derivePassphraseKey makes a SKESK v4 as GnuPG does, without an
 // encrypted session key: the key derived from the passphrase is the
 // session key. go-crypto's writer would add an encrypted session key,
 // refuses SHA-1 for S2K, and derives keys slowly (see s2kChunk).
-func writePassphrasePacket(w io.Writer, pass []byte, s2kCount byte, cfg *packet.Config) ([]byte, error) {
+func derivePassphraseKey(pass []byte, s2kCount byte, random io.Reader) (*PassphraseKey, error) {
 	const s2kSHA1 = 2
 	pkt := []byte{
 		0xc0 | tagSKESK, 13, // new-format header, body length
@@ -159,13 +195,10 @@ func writePassphrasePacket(w io.Writer, pass []byte, s2kCount byte, cfg *packet.
 		s2kCount,
 	}
 	salt := pkt[6:14]
-	if _, err := io.ReadFull(cfg.Random(), salt); err != nil {
+	if _, err := io.ReadFull(random, salt); err != nil {
 		return nil, err
 	}
 	key := make([]byte, packet.CipherAES256.KeySize())
 	deriveKey(key, crypto.SHA1, salt, pass, decodeCount(s2kCount))
-	if _, err := w.Write(pkt); err != nil {
-		return nil, err
-	}
-	return key, nil
+	return &PassphraseKey{packet: pkt, key: key}, nil
 }

@@ -9,6 +9,10 @@
 // once per tool, after a warm-up read of the tool's repository, and its
 // result is checked against the source.
 //
+// The backup steps time each tool's own full backup of a copy of the
+// final state into an empty repository, then an incremental on top of it
+// after one more round of changes (see backup.go).
+//
 //	go run ./integration/bench -size 150MB -files 5000
 package main
 
@@ -58,6 +62,7 @@ type bench struct {
 	want     summary  // the final state, what a full restore must give
 	probe    []string // files whose content a full restore is checked on
 	small    entry    // the single-file restore target
+	bk       backupRun
 	notes    []string
 }
 
@@ -186,6 +191,11 @@ func runBench(ctx context.Context, cfg config, out io.Writer) (err error) {
 			continue
 		}
 		selected = append(selected, s)
+		if s.prepare != nil {
+			if err := s.prepare(ctx, b, tools); err != nil {
+				return fmt.Errorf("%s: set-up: %w", s.name, err)
+			}
+		}
 		for _, t := range tools {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -359,52 +369,70 @@ func (b *bench) buildStates(ctx context.Context, stores []*store) ([]string, err
 // above 1 it keeps the fastest run.
 func (b *bench) runStep(ctx context.Context, s step, t *tool) result {
 	r := result{step: s.name, tool: t.name}
-	var err error
-	if r.stored, err = treeBytes(t.store.dir); err != nil {
-		r.err = err
-		return r
-	}
 	for i := range b.cfg.runs {
-		use, err := b.trial(ctx, s, t, i)
+		tr, err := b.trial(ctx, s, t, i)
 		if err != nil {
 			r.err = err
 			return r
 		}
-		if i == 0 || use.wall < r.use.wall {
-			r.use = use
+		if i == 0 || tr.use.wall < r.use.wall {
+			r.use = tr.use
 		}
+		// Sizes as the last run left the repository (they hardly vary).
+		r.stored, r.writes, r.added = tr.stored, tr.writes, tr.added
 	}
 	return r
 }
 
-// trial runs step s for tool t once: warm-up, measured command, check.
-func (b *bench) trial(ctx context.Context, s step, t *tool, i int) (usage, error) {
+// trialResult is what one run of a step measured.
+type trialResult struct {
+	use    usage
+	stored int64 // repository size after the run
+	writes bool  // the step writes the repository: added is meaningful
+	added  int64 // bytes the run added to the repository
+}
+
+// trial runs step s for tool t once: set-up, warm-up, measured command,
+// repository size, check.
+func (b *bench) trial(ctx context.Context, s step, t *tool, i int) (trialResult, error) {
+	var tr trialResult
 	out := filepath.Join(b.work, "out")
 	if err := os.RemoveAll(out); err != nil {
-		return usage{}, fmt.Errorf("clean %s: %w", out, err)
+		return tr, fmt.Errorf("clean %s: %w", out, err)
 	}
 	defer os.RemoveAll(out)
-	c, check := s.trial(b, t, out)
-	if c.dir != "" {
-		if err := os.MkdirAll(c.dir, 0o755); err != nil {
-			return usage{}, err
+	spec, err := s.trial(ctx, b, t, out)
+	if err != nil {
+		return tr, fmt.Errorf("set-up: %w", err)
+	}
+	if spec.cmd.dir != "" {
+		if err := os.MkdirAll(spec.cmd.dir, 0o755); err != nil {
+			return tr, err
 		}
 	}
-	for _, d := range t.store.warm {
+	for _, d := range spec.warm {
 		if err := readAll(d); err != nil {
-			return usage{}, fmt.Errorf("warm-up: %w", err)
+			return tr, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	// Write back what set-up and earlier runs left dirty (a copied source,
+	// a restored repository), so no command pays for another's writes.
+	syscall.Sync()
 	fmt.Fprintf(os.Stderr, "bench: %s %s (run %d)\n", s.name, t.name, i+1)
 	log := filepath.Join(b.work, "logs", fmt.Sprintf("%s-%s-%d.log", s.name, t.name, i+1))
-	use, err := measure(ctx, c, log, b.cfg.timeout)
-	if err != nil {
-		return use, err
+	if tr.use, err = measure(ctx, spec.cmd, log, b.cfg.timeout); err != nil {
+		return tr, err
 	}
-	if err := check(); err != nil {
-		return use, fmt.Errorf("wrong result: %w", err)
+	if tr.stored, err = treeBytes(spec.repo); err != nil {
+		return tr, err
 	}
-	return use, nil
+	if spec.writes {
+		tr.writes, tr.added = true, tr.stored-spec.before
+	}
+	if err := spec.check(); err != nil {
+		return tr, fmt.Errorf("wrong result: %w", err)
+	}
+	return tr, nil
 }
 
 // readAll reads every file under dir once, so the measured command finds
@@ -462,6 +490,9 @@ func (b *bench) report(out io.Writer, results []result, selected []step, tools [
 		bullet, b.want, strings.Join(b.roots(), ", "), rounds, b.small.rel, b.small.size)
 	fmt.Fprintf(out, "%sduplicity: full + %d incrementals, --volsize 200, symmetric gpg; restic and borg (repokey): the same %d states in their own encrypted repositories\n",
 		bullet, rounds, rounds+1)
+	if slices.ContainsFunc(selected, func(s step) bool { return s.prepare != nil }) {
+		fmt.Fprintf(out, "%sbackup steps: dupfs and duplicity with --volsize 200 and a symmetric PASSPHRASE, restic and borg (repokey) with their default encryption and compression; creating restic and borg repositories is not measured; what dupfs wrote is checked by a duplicity restore, the others by their own restore; added MiB = what the run added to the repository\n", bullet)
+	}
 	runs := "once"
 	if b.cfg.runs > 1 {
 		runs = fmt.Sprintf("%d times (fastest shown)", b.cfg.runs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -10,26 +11,32 @@ import (
 type result struct {
 	step, tool string
 	use        usage
-	stored     int64
+	stored     int64 // repository size after the run
+	writes     bool  // a backup step: added is what it wrote
+	added      int64 // bytes the run added to the repository
 	err        error // the command failed or its output was wrong
 }
 
 const mib = 1 << 20
 
 // resultTable lays the results out as rows of cells: step, tool, wall,
-// CPU, peak RSS, stored, dupfs/tool wall ratio, status.
+// CPU, peak RSS, stored, added by the run (backup steps), dupfs/tool wall
+// ratio, status.
 func resultTable(results []result) (header []string, rows [][]string) {
-	header = []string{"step", "tool", "wall s", "CPU s", "peak RSS MiB", "stored MiB", "dupfs/tool wall", "status"}
+	header = []string{"step", "tool", "wall s", "CPU s", "peak RSS MiB", "stored MiB", "added MiB", "dupfs/tool wall", "status"}
 	for _, r := range results {
-		row := []string{r.step, r.tool, "-", "-", "-", "-", "-", "ok"}
+		row := []string{r.step, r.tool, "-", "-", "-", "-", "-", "-", "ok"}
 		if r.err != nil {
-			row[7] = "FAILED"
+			row[8] = "FAILED"
 		} else {
 			row[2] = fmt.Sprintf("%.2f", r.use.wall.Seconds())
 			row[3] = fmt.Sprintf("%.2f", r.use.cpu.Seconds())
 			row[4] = fmt.Sprintf("%.0f", float64(r.use.rss)/mib)
+			if r.writes {
+				row[6] = fmt.Sprintf("%.1f", float64(r.added)/mib)
+			}
 			if d, ok := find(results, r.step, "dupfs"); ok && r.tool != "dupfs" && r.use.wall > 0 {
-				row[6] = fmt.Sprintf("%.2fx", d.use.wall.Seconds()/r.use.wall.Seconds())
+				row[7] = fmt.Sprintf("%.2fx", d.use.wall.Seconds()/r.use.wall.Seconds())
 			}
 		}
 		if r.stored > 0 {
@@ -161,6 +168,9 @@ func verdicts(results []result, selected []step) []string {
 			}
 			out = append(out, fmt.Sprintf("%s: %s (%.2f s vs %.2f s, %.1fx)", goal, verdict, d.use.wall.Seconds(), p.use.wall.Seconds(), speedup))
 		}
+		if s.sizeWithin > 0 {
+			out = append(out, sizeVerdict(results, s))
+		}
 		goal := fmt.Sprintf("%s: dupfs peak RSS under %d MiB", s.name, maxRSS/mib)
 		switch {
 		case !ok:
@@ -172,4 +182,21 @@ func verdicts(results []result, selected []step) []string {
 		}
 	}
 	return out
+}
+
+// sizeVerdict says whether what dupfs's run added to its repository is
+// within the step's tolerance of what duplicity's added.
+func sizeVerdict(results []result, s step) string {
+	goal := fmt.Sprintf("%s: dupfs stored size within %g%% of duplicity's", s.name, s.sizeWithin*100)
+	d, ok := find(results, s.name, "dupfs")
+	p, pok := find(results, s.name, "duplicity")
+	if !ok || !pok || !d.writes || !p.writes || p.added <= 0 {
+		return goal + ": not measured"
+	}
+	diff := float64(d.added-p.added) / float64(p.added)
+	verdict := "not met"
+	if math.Abs(diff) <= s.sizeWithin {
+		verdict = "met"
+	}
+	return fmt.Sprintf("%s: %s (%.1f MiB vs %.1f MiB added, %+.1f%%)", goal, verdict, float64(d.added)/mib, float64(p.added)/mib, diff*100)
 }

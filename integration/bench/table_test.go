@@ -49,11 +49,11 @@ func TestResultTableAndVerdicts(t *testing.T) {
 	wantRatio := []string{"-", "0.25x", "2.00x", "-"}
 	wantStatus := []string{"ok", "ok", "ok", "FAILED"}
 	for i, row := range rows {
-		if row[6] != wantRatio[i] || row[7] != wantStatus[i] {
-			t.Errorf("row %d = %q, want ratio %s status %s", i, row, wantRatio[i], wantStatus[i])
+		if row[6] != "-" || row[7] != wantRatio[i] || row[8] != wantStatus[i] {
+			t.Errorf("row %d = %q, want no added size, ratio %s status %s", i, row, wantRatio[i], wantStatus[i])
 		}
 	}
-	got := strings.Join(verdicts(results, steps[:1]), "\n")
+	got := strings.Join(verdicts(results, []step{stepNamed(t, "restore-full")}), "\n")
 	for _, want := range []string{
 		"at least 5x faster than duplicity: not met (2.00 s vs 8.00 s, 4.0x)",
 		"faster than restic: not met",
@@ -64,6 +64,44 @@ func TestResultTableAndVerdicts(t *testing.T) {
 			t.Errorf("verdicts lack %q:\n%s", want, got)
 		}
 	}
+}
+
+func TestBackupVerdicts(t *testing.T) {
+	results := []result{
+		{step: "backup-full", tool: "dupfs", use: usage{wall: time.Second, rss: 90 << 20}, stored: 105 << 20, writes: true, added: 105 << 20},
+		{step: "backup-full", tool: "duplicity", use: usage{wall: 6 * time.Second}, stored: 100 << 20, writes: true, added: 100 << 20},
+		{step: "backup-full", tool: "restic", use: usage{wall: time.Second / 2}, stored: 80 << 20, writes: true, added: 80 << 20},
+		{step: "backup-incremental", tool: "dupfs", use: usage{wall: time.Second}, stored: 130 << 20, writes: true, added: 30 << 20},
+		{step: "backup-incremental", tool: "duplicity", use: usage{wall: 3 * time.Second}, stored: 120 << 20, writes: true, added: 20 << 20},
+	}
+	_, rows := resultTable(results)
+	if rows[3][5] != "130.0" || rows[3][6] != "30.0" {
+		t.Errorf("incremental row = %q, want stored 130.0 and added 30.0", rows[3])
+	}
+	got := strings.Join(verdicts(results, []step{stepNamed(t, "backup-full"), stepNamed(t, "backup-incremental")}), "\n")
+	for _, want := range []string{
+		"backup-full: dupfs at least 5x faster than duplicity: met (1.00 s vs 6.00 s, 6.0x)",
+		"backup-full: dupfs faster than restic: not met",
+		"backup-full: dupfs faster than borg: not measured",
+		"backup-full: dupfs stored size within 10% of duplicity's: met (105.0 MiB vs 100.0 MiB added, +5.0%)",
+		"backup-full: dupfs peak RSS under 200 MiB: met (90 MiB)",
+		"backup-incremental: dupfs at least 4x faster than duplicity: not met (1.00 s vs 3.00 s, 3.0x)",
+		"backup-incremental: dupfs stored size within 10% of duplicity's: not met (30.0 MiB vs 20.0 MiB added, +50.0%)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("verdicts lack %q:\n%s", want, got)
+		}
+	}
+}
+
+func stepNamed(t *testing.T, name string) step {
+	for _, s := range steps {
+		if s.name == name {
+			return s
+		}
+	}
+	t.Fatalf("no step %q", name)
+	return step{}
 }
 
 func TestParseSize(t *testing.T) {

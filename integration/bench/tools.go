@@ -35,17 +35,43 @@ type tool struct {
 	// restoreOne restores corpus file rel into out; it returns the command
 	// and the path the file lands at.
 	restoreOne func(b *bench, rel, out string) (command, string)
+	// init makes the empty repository a first backup needs (not measured);
+	// nil when the backup itself creates it.
+	init func() command
+	// backup backs the place's source up: kind is "full" or "incremental".
+	backup func(kind string) command
 }
 
-// stores and tools are built per run because their paths live in the work dir.
+// place is where one set of repositories lives and which tree they hold.
+type place struct {
+	dir string // repositories and local caches live here
+	src string // the tree backed up
+	// borgArchive is the borg archive restores read.
+	borgArchive string
+}
+
+// makeTools are the tools reading the stores setup builds of the corpus.
 func (b *bench) makeTools() []*tool {
-	w := b.work
+	return b.toolsAt(place{dir: b.work, src: b.src, borgArchive: fmt.Sprintf("::s%d", rounds)})
+}
+
+// toolsAt builds the stores and tools of one place; their paths live in
+// the work dir, so they are built per run.
+func (b *bench) toolsAt(pl place) []*tool {
+	w := pl.dir
 	dupCache := filepath.Join(w, "cache", "duplicity")
 	dupURL := "file://" + filepath.Join(w, "repo-duplicity")
 	dupOpts := []string{"--archive-dir", dupCache, "--name", "bench"}
-	// Keep every tool's home-directory state inside the work dir.
-	common := []string{"GNUPGHOME=" + filepath.Join(w, "gnupg"), "XDG_CACHE_HOME=" + filepath.Join(w, "cache", "xdg")}
+	// Keep every tool's home-directory state inside the work dir; one gpg
+	// home for all places, so one agent to stop at the end.
+	common := []string{"GNUPGHOME=" + filepath.Join(b.work, "gnupg"), "XDG_CACHE_HOME=" + filepath.Join(w, "cache", "xdg")}
 	dupEnv := append(slices.Clone(common), "PASSPHRASE="+passphrase)
+	dupBackup := func(prog string) func(kind string) command {
+		return func(kind string) command {
+			argv := append([]string{prog, kind, "--volsize", "200"}, dupOpts...)
+			return command{argv: append(argv, pl.src, dupURL), env: dupEnv}
+		}
+	}
 	duplicityChain := &store{
 		name: "duplicity chain",
 		bins: []string{"duplicity", "gpg"},
@@ -58,15 +84,19 @@ func (b *bench) makeTools() []*tool {
 			}
 			// Set names carry whole seconds: never start two in one second.
 			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-			argv := append([]string{"duplicity", kind, "--volsize", "200"}, dupOpts...)
-			argv = append(argv, b.src, dupURL)
-			return run(ctx, command{argv: argv, env: dupEnv}, b.setupLog)
+			return run(ctx, dupBackup("duplicity")(kind), b.setupLog)
 		},
 	}
 
 	resticRepo := filepath.Join(w, "repo-restic")
 	resticCache := filepath.Join(w, "cache", "restic")
 	resticEnv := append(slices.Clone(common), "RESTIC_PASSWORD="+passphrase, "RESTIC_REPOSITORY="+resticRepo, "RESTIC_CACHE_DIR="+resticCache)
+	resticInit := func() command { return command{argv: []string{"restic", "init"}, env: resticEnv} }
+	// restic finds the parent snapshot by host and paths, so the same
+	// command makes the first and every later backup.
+	resticBackup := func(string) command {
+		return command{argv: []string{"restic", "backup", "--host", "bench", pl.src}, env: resticEnv}
+	}
 	restic := &store{
 		name: "restic repository",
 		bins: []string{"restic"},
@@ -74,33 +104,38 @@ func (b *bench) makeTools() []*tool {
 		warm: []string{resticRepo, resticCache},
 		backup: func(ctx context.Context, b *bench, state int) error {
 			if state == 0 {
-				if err := run(ctx, command{argv: []string{"restic", "init"}, env: resticEnv}, b.setupLog); err != nil {
+				if err := run(ctx, resticInit(), b.setupLog); err != nil {
 					return err
 				}
 			}
-			return run(ctx, command{argv: []string{"restic", "backup", "--host", "bench", b.src}, env: resticEnv}, b.setupLog)
+			return run(ctx, resticBackup(""), b.setupLog)
 		},
 	}
 
 	borgRepo := filepath.Join(w, "repo-borg")
-	borgEnv := append(slices.Clone(common), "BORG_PASSPHRASE="+passphrase, "BORG_REPO="+borgRepo, "BORG_BASE_DIR="+filepath.Join(w, "cache", "borg"))
+	borgBase := filepath.Join(w, "cache", "borg")
+	borgEnv := append(slices.Clone(common), "BORG_PASSPHRASE="+passphrase, "BORG_REPO="+borgRepo, "BORG_BASE_DIR="+borgBase)
+	borgInit := func() command { return command{argv: []string{"borg", "init", "-e", "repokey"}, env: borgEnv} }
+	borgCreate := func(archive string) command {
+		return command{argv: []string{"borg", "create", archive, pl.src}, env: borgEnv}
+	}
 	borg := &store{
 		name: "borg repository",
 		bins: []string{"borg"},
 		dir:  borgRepo,
-		warm: []string{borgRepo},
+		// The files cache decides what an incremental reads again.
+		warm: []string{borgRepo, borgBase},
 		backup: func(ctx context.Context, b *bench, state int) error {
 			if state == 0 {
-				if err := run(ctx, command{argv: []string{"borg", "init", "-e", "repokey"}, env: borgEnv}, b.setupLog); err != nil {
+				if err := run(ctx, borgInit(), b.setupLog); err != nil {
 					return err
 				}
 			}
-			return run(ctx, command{argv: []string{"borg", "create", fmt.Sprintf("::s%d", state), b.src}, env: borgEnv}, b.setupLog)
+			return run(ctx, borgCreate(fmt.Sprintf("::s%d", state)), b.setupLog)
 		},
 	}
-	borgLatest := fmt.Sprintf("::s%d", rounds)
 	// restic and borg keep absolute source paths (borg without the "/").
-	srcInRestic := func(out string) string { return filepath.Join(out, b.src) }
+	srcInRestic := func(out string) string { return filepath.Join(out, pl.src) }
 
 	return []*tool{
 		{
@@ -115,6 +150,8 @@ func (b *bench) makeTools() []*tool {
 				argv := append([]string{b.dupfs, "restore", "--path", rel}, dupOpts...)
 				return command{argv: append(argv, dupURL, out), env: dupEnv}, out
 			},
+			// b.dupfs is known only once the tools are chosen.
+			backup: func(kind string) command { return dupBackup(b.dupfs)(kind) },
 		},
 		{
 			name:  "duplicity",
@@ -128,6 +165,7 @@ func (b *bench) makeTools() []*tool {
 				argv := append([]string{"duplicity", "restore", "--file-to-restore", rel}, dupOpts...)
 				return command{argv: append(argv, dupURL, out), env: dupEnv}, out
 			},
+			backup: dupBackup("duplicity"),
 		},
 		{
 			name:  "restic",
@@ -137,20 +175,26 @@ func (b *bench) makeTools() []*tool {
 				return command{argv: []string{"restic", "restore", "latest", "--host", "bench", "--target", out}, env: resticEnv}, srcInRestic(out)
 			},
 			restoreOne: func(b *bench, rel, out string) (command, string) {
-				abs := filepath.Join(b.src, rel)
+				abs := filepath.Join(pl.src, rel)
 				return command{argv: []string{"restic", "restore", "latest", "--host", "bench", "--target", out, "--include", abs}, env: resticEnv}, filepath.Join(srcInRestic(out), rel)
 			},
+			init:   resticInit,
+			backup: resticBackup,
 		},
 		{
 			name:  "borg",
 			bins:  borg.bins,
 			store: borg,
 			restoreAll: func(b *bench, out string) (command, string) {
-				return command{argv: []string{"borg", "extract", borgLatest}, dir: out, env: borgEnv}, srcInRestic(out)
+				return command{argv: []string{"borg", "extract", pl.borgArchive}, dir: out, env: borgEnv}, srcInRestic(out)
 			},
 			restoreOne: func(b *bench, rel, out string) (command, string) {
-				p := strings.TrimPrefix(filepath.Join(b.src, rel), "/")
-				return command{argv: []string{"borg", "extract", borgLatest, p}, dir: out, env: borgEnv}, filepath.Join(out, p)
+				p := strings.TrimPrefix(filepath.Join(pl.src, rel), "/")
+				return command{argv: []string{"borg", "extract", pl.borgArchive, p}, dir: out, env: borgEnv}, filepath.Join(out, p)
+			},
+			init: borgInit,
+			backup: func(kind string) command {
+				return borgCreate("::" + kind)
 			},
 		},
 	}

@@ -31,6 +31,10 @@ type Options struct {
 	// ScratchDir holds volumes downloaded from remote backends while they
 	// are verified; "" means the system temp dir.
 	ScratchDir string
+	// KeepPartial keeps interrupted sets (a local partial manifest, no
+	// remote one) in their chains, as duplicity's collection-status shows
+	// them; readers leave it false and never see such sets.
+	KeepPartial bool
 }
 
 // Repo is an opened target.
@@ -69,10 +73,14 @@ func Open(ctx context.Context, b backends.Backend, opts Options) (*Repo, error) 
 			local = append(local, e.Name())
 		}
 	}
+	col := collection.Build(remote, local, opts.Prefixes, opts.Short)
+	if !opts.KeepPartial {
+		col.DropPartial()
+	}
 	return &Repo{
 		backend:    b,
 		opts:       opts,
-		Collection: collection.Build(remote, local, opts.Prefixes, opts.Short),
+		Collection: col,
 		sizes:      sizes,
 		manifests:  map[string]*manifest.Manifest{},
 	}, nil

@@ -69,8 +69,11 @@ type Options struct {
 
 	// Warn receives problems with single source files; the backup goes on.
 	Warn func(error)
-	// Notice receives what the run decided (type of backup, a restarted set).
+	// Notice receives what the run decided (type of backup).
 	Notice func(string)
+	// Alert receives what a quiet run from cron must still report: an
+	// interrupted backup found and restarted.
+	Alert func(string)
 	// Progress, when set, is called now and then with the stats so far.
 	Progress func(Stats)
 }
@@ -99,6 +102,9 @@ func Backup(ctx context.Context, b backends.Backend, ropts repo.Options, opts Op
 	if opts.Notice == nil {
 		opts.Notice = func(string) {}
 	}
+	if opts.Alert == nil {
+		opts.Alert = opts.Notice
+	}
 	unlock, err := Lock(ropts.ArchiveDir)
 	if err != nil {
 		return nil, err
@@ -109,7 +115,7 @@ func Backup(ctx context.Context, b backends.Backend, ropts repo.Options, opts Op
 	if err != nil {
 		return nil, err
 	}
-	if cleaned, err := cleanInterrupted(ctx, r, ropts, opts.Notice); err != nil {
+	if cleaned, err := cleanInterrupted(ctx, r, ropts, opts.Alert); err != nil {
 		return nil, err
 	} else if cleaned {
 		if r, err = repo.Open(ctx, b, ropts); err != nil {

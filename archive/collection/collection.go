@@ -446,3 +446,25 @@ func (c *Collection) LastFull() time.Time {
 	}
 	return t
 }
+
+// DropPartial moves sets that have only a local partial manifest (a backup
+// interrupted before storing its manifest) out of the chains, into
+// Incomplete, so that readers never use a half-written set. duplicity
+// keeps them, and its collection-status shows them so; dupfs's status
+// does the same by not calling this. A partial set is always the last of
+// its chain; a chain whose full set is partial goes entirely.
+func (c *Collection) DropPartial() {
+	kept := c.Chains[:0]
+	for _, ch := range c.Chains {
+		for len(ch.Incs) > 0 && ch.Last().Manifest == "" {
+			c.Incomplete = append(c.Incomplete, ch.Last())
+			ch.Incs = ch.Incs[:len(ch.Incs)-1]
+		}
+		if ch.Full.Manifest == "" {
+			c.Incomplete = append(c.Incomplete, ch.Sets()...)
+			continue
+		}
+		kept = append(kept, ch)
+	}
+	c.Chains = kept
+}

@@ -124,6 +124,10 @@ func runBackup(c *cli.Context, full, inc bool, rules []selection.Rule) error {
 				fmt.Fprintf(os.Stderr, "dupfs: %s\n", s)
 			}
 		},
+		Alert: func(s string) {
+			prog.clear()
+			fmt.Fprintf(os.Stderr, "dupfs: %s\n", s)
+		},
 		Progress: func(s writer.Stats) { prog.update(int(s.SourceFiles), s.SourceFileSize) },
 	})
 	prog.done()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"dupfs/repo"
+
 	"os"
 	"time"
 
@@ -17,7 +19,13 @@ func statusCommand() *cli.Command {
 			if err := needArgs(c, 1, "URL"); err != nil {
 				return err
 			}
-			r, err := openTarget(c.Context, c, c.Args().Get(0))
+			b, opts, err := targetOptions(c.Context, c, c.Args().Get(0))
+			if err != nil {
+				return err
+			}
+			// Show interrupted sets where duplicity shows them.
+			opts.KeepPartial = true
+			r, err := repo.Open(c.Context, b, opts)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,9 @@
 // final state into an empty repository, then an incremental on top of it
 // after one more round of changes (see backup.go).
 //
+// The mount step serves the latest point with dupfs, restic and borg mount
+// and times listing, reading and copying through each (see mount.go).
+//
 //	go run ./integration/bench -size 150MB -files 5000
 package main
 
@@ -63,6 +66,7 @@ type bench struct {
 	probe    []string // files whose content a full restore is checked on
 	small    entry    // the single-file restore target
 	bk       backupRun
+	mnt      *mountRun // the mount step's results, when it ran
 	notes    []string
 }
 
@@ -191,6 +195,13 @@ func runBench(ctx context.Context, cfg config, out io.Writer) (err error) {
 			continue
 		}
 		selected = append(selected, s)
+		if s.session != nil {
+			failed += s.session(ctx, b, tools, results)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
 		if s.prepare != nil {
 			if err := s.prepare(ctx, b, tools); err != nil {
 				return fmt.Errorf("%s: set-up: %w", s.name, err)
@@ -473,17 +484,26 @@ func treeBytes(dir string) (int64, error) {
 }
 
 func (b *bench) report(out io.Writer, results []result, selected []step, tools []*tool) {
-	header, rows := resultTable(results)
-	fmt.Fprint(out, formatTable(header, rows, b.cfg.markdown))
+	// Session steps print their own tables, after this one.
+	var tabled []step
+	for _, s := range selected {
+		if s.session == nil {
+			tabled = append(tabled, s)
+		}
+	}
+	if len(tabled) > 0 {
+		header, rows := resultTable(results)
+		fmt.Fprint(out, formatTable(header, rows, b.cfg.markdown))
+		fmt.Fprintln(out)
+	}
 	bullet := ""
 	if b.cfg.markdown {
 		bullet = "- "
 	}
-	fmt.Fprintln(out)
 	for _, s := range selected {
 		fmt.Fprintf(out, "%s%s: %s\n", bullet, s.name, s.about)
 	}
-	for _, v := range verdicts(results, selected) {
+	for _, v := range verdicts(results, tabled) {
 		fmt.Fprintf(out, "%starget %s\n", bullet, v)
 	}
 	fmt.Fprintf(out, "%scorpus: %s (from %s), then %d rounds of ~1%% changes; small file %s (%d bytes)\n",
@@ -501,6 +521,10 @@ func (b *bench) report(out io.Writer, results []result, selected []step, tools [
 	fmt.Fprintf(out, "%sversions: %s\n", bullet, b.versions(tools))
 	for _, n := range b.notes {
 		fmt.Fprintf(out, "%snote: %s\n", bullet, n)
+	}
+	if b.mnt != nil {
+		fmt.Fprintln(out)
+		b.mnt.report(out, b.cfg.markdown)
 	}
 }
 

@@ -27,6 +27,10 @@ type step struct {
 	// trial sets one run up for t (not measured) and returns what to
 	// measure and check; out, for restored files, does not exist yet.
 	trial func(ctx context.Context, b *bench, t *tool, out string) (trialSpec, error)
+	// session, when set, replaces trial: it measures the step for every
+	// tool at once, with the results so far at hand, keeps its own table
+	// and returns how many of its measurements failed.
+	session func(ctx context.Context, b *bench, tools []*tool, done []result) int
 }
 
 // trialSpec is one run of a step for one tool.
@@ -79,6 +83,11 @@ var steps = []step{
 			c, path := t.restoreOne(b, b.small.rel, out)
 			return trialSpec{cmd: c, warm: t.store.warm, repo: t.store.dir, check: func() error { return b.checkFile(b.small.rel, path) }}, nil
 		},
+	},
+	{
+		name:    "mount",
+		about:   "dupfs mount, restic mount and borg mount of the latest point: ready, ls, find, one small read, cp, cp -a (its own table)",
+		session: mountSession,
 	},
 }
 

@@ -40,6 +40,10 @@ type tool struct {
 	init func() command
 	// backup backs the place's source up: kind is "full" or "incremental".
 	backup func(kind string) command
+	// mount serves the latest point at mnt in the foreground, keeping its
+	// own state under dir; it returns the command and where the corpus
+	// root appears in the mount. nil: the tool has no mount.
+	mount func(ctx context.Context, b *bench, dir, mnt string) (command, string, error)
 }
 
 // place is where one set of repositories lives and which tree they hold.
@@ -152,6 +156,19 @@ func (b *bench) toolsAt(pl place) []*tool {
 			},
 			// b.dupfs is known only once the tools are chosen.
 			backup: func(kind string) command { return dupBackup(b.dupfs)(kind) },
+			mount: func(ctx context.Context, b *bench, dir, mnt string) (command, string, error) {
+				// A copy of the archive dir, so the index the first mount
+				// builds lands in neither duplicity's nor the restores' way.
+				archive := filepath.Join(dir, "archive")
+				if _, err := os.Stat(archive); err != nil {
+					if err := run(ctx, command{argv: []string{"cp", "-a", dupCache, archive}}, b.setupLog); err != nil {
+						return command{}, "", err
+					}
+				}
+				argv := []string{b.dupfs, "mount", "-v", "info", "--archive-dir", archive, "--name", "bench",
+					"--cache-dir", filepath.Join(dir, "cache"), dupURL, mnt}
+				return command{argv: argv, env: dupEnv}, filepath.Join(mnt, "latest"), nil
+			},
 		},
 		{
 			name:  "duplicity",
@@ -180,6 +197,9 @@ func (b *bench) toolsAt(pl place) []*tool {
 			},
 			init:   resticInit,
 			backup: resticBackup,
+			mount: func(_ context.Context, _ *bench, _, mnt string) (command, string, error) {
+				return command{argv: []string{"restic", "mount", "--host", "bench", mnt}, env: resticEnv}, filepath.Join(mnt, "snapshots", "latest", pl.src), nil
+			},
 		},
 		{
 			name:  "borg",
@@ -195,6 +215,10 @@ func (b *bench) toolsAt(pl place) []*tool {
 			init: borgInit,
 			backup: func(kind string) command {
 				return borgCreate("::" + kind)
+			},
+			// -f: in the foreground, so the harness owns the server.
+			mount: func(_ context.Context, _ *bench, _, mnt string) (command, string, error) {
+				return command{argv: []string{"borg", "mount", "-f", pl.borgArchive, mnt}, env: borgEnv}, filepath.Join(mnt, pl.src), nil
 			},
 		},
 	}

@@ -65,12 +65,11 @@ func (f *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	return uint32(copy(dest, v)), 0
 }
 
+// Listxattr lists nothing: the state attribute is asked for by name. Listed,
+// `cp -a` and `rsync -X` would copy it onto every restored file (and ask
+// for it, costing a volume lookup per file).
 func (f *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	v := xattrState + "\x00"
-	if len(dest) < len(v) {
-		return uint32(len(v)), syscall.ERANGE
-	}
-	return uint32(copy(dest, v)), 0
+	return 0, 0
 }
 
 // handle reads an open file's content.

@@ -87,6 +87,10 @@ func testMountChain(t *testing.T, byDupfs bool, mode writerMode) {
 			out := filepath.Join(t.TempDir(), "cp")
 			mustRun(t, "cp", "-a", filepath.Join(m.Dir, pointName(t, when))+"/.", out)
 			checkTree(t, f.snaps[k], out)
+			// The state attribute stays on the mount, not on copies.
+			if n, err := unix.Listxattr(filepath.Join(out, "dir/keep.txt"), make([]byte, 1024)); err != nil || n != 0 {
+				t.Errorf("cp -a copied extended attributes (%d bytes, %v)", n, err)
+			}
 			restored := filepath.Join(t.TempDir(), "restore")
 			mustDupfs(t, f.env, f.dupfsArgs("restore", f.dupfsRead, "--time", when, f.bk.URL(), restored)...)
 			a, errA := Snapshot(out)

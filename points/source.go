@@ -101,7 +101,7 @@ func (s *Source) setEntries(ctx context.Context, chain *collection.Chain, set *c
 			if err != nil {
 				return nil, nil, err
 			}
-			return difftar.NewReader(single(rc)), rc, nil
+			return difftar.NewSingleReader(rc), rc, nil
 		}
 	}
 	path, err := s.index(ctx, set)
@@ -117,7 +117,7 @@ func (s *Source) setEntries(ctx context.Context, chain *collection.Chain, set *c
 		f.Close()
 		return nil, nil, fmt.Errorf("index %s: %w", path, err)
 	}
-	return difftar.NewReader(single(zr)), f, nil
+	return difftar.NewSingleReader(zr), f, nil
 }
 
 // sigFor returns the signature file of set: from the signature chain that
@@ -156,7 +156,7 @@ func (s *Source) hasSizes(ctx context.Context, sig string) (bool, error) {
 		return false, err
 	}
 	defer rc.Close()
-	r := difftar.NewReader(single(rc))
+	r := difftar.NewSingleReader(rc)
 	ok := true
 	for ok {
 		e, err := r.Next()
@@ -253,16 +253,4 @@ func (s *Source) index(ctx context.Context, set *collection.Set) (string, error)
 		return "", fmt.Errorf("index: %w", err)
 	}
 	return path, nil
-}
-
-// single adapts one reader to difftar's sequence-of-volumes shape.
-func single(r io.Reader) func() (io.Reader, error) {
-	return func() (io.Reader, error) {
-		if r == nil {
-			return nil, io.EOF
-		}
-		v := r
-		r = nil
-		return v, nil
-	}
 }

@@ -29,7 +29,7 @@ func openOldState(ctx context.Context, r *repo.Repo, sigs *collection.SigChain) 
 			return nil, err
 		}
 		o.closers = append(o.closers, rc)
-		streams = append(streams, difftar.NewReader(oneVolume(rc)))
+		streams = append(streams, difftar.NewSingleReader(rc))
 	}
 	o.m = replay.NewMerger(streams, "")
 	return o, nil
@@ -70,17 +70,5 @@ func (o *oldState) close() {
 	}
 	for _, c := range o.closers {
 		c.Close()
-	}
-}
-
-// oneVolume adapts one reader to difftar's sequence-of-volumes shape.
-func oneVolume(r io.Reader) func() (io.Reader, error) {
-	return func() (io.Reader, error) {
-		if r == nil {
-			return nil, io.EOF
-		}
-		v := r
-		r = nil
-		return v, nil
 	}
 }

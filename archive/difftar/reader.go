@@ -32,6 +32,19 @@ func NewReader(next func() (io.Reader, error)) *Reader {
 	return &Reader{next: next}
 }
 
+// NewSingleReader reads entries from one tar stream: a signature tar, an
+// index, or a volume read on its own.
+func NewSingleReader(r io.Reader) *Reader {
+	return NewReader(func() (io.Reader, error) {
+		if r == nil {
+			return nil, io.EOF
+		}
+		v := r
+		r = nil
+		return v, nil
+	})
+}
+
 // Next returns the next entry, skipping unread data of the current one.
 // It returns io.EOF after the last volume.
 func (r *Reader) Next() (*Entry, error) {

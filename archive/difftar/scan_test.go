@@ -65,7 +65,7 @@ func TestScanOffsets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := NewReader(single(sec))
+		r := NewSingleReader(sec)
 		e, err := r.Next()
 		if err != nil {
 			t.Fatalf("member %d from its header: %v", i, err)
@@ -79,16 +79,5 @@ func TestScanOffsets(t *testing.T) {
 	}
 	if _, err := SectionFrom(vol, vol.Size()+1, vol.Size()); err == nil {
 		t.Error("offset past the end accepted")
-	}
-}
-
-func single(r io.Reader) func() (io.Reader, error) {
-	return func() (io.Reader, error) {
-		if r == nil {
-			return nil, io.EOF
-		}
-		v := r
-		r = nil
-		return v, nil
 	}
 }

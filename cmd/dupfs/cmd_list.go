@@ -48,7 +48,7 @@ func runList(c *cli.Context) error {
 			return err
 		}
 		defer rc.Close()
-		streams = append(streams, difftar.NewReader(singleVolume(rc)))
+		streams = append(streams, difftar.NewSingleReader(rc))
 	}
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
@@ -69,17 +69,5 @@ func runList(c *cli.Context) error {
 			continue
 		}
 		fmt.Fprintf(out, "%s %s\n", collection.Asctime(time.Unix(n.Meta.Mtime, 0), time.Local), index.Display(n.Index))
-	}
-}
-
-// singleVolume adapts one reader to difftar's sequence-of-volumes shape.
-func singleVolume(r io.Reader) func() (io.Reader, error) {
-	return func() (io.Reader, error) {
-		if r == nil {
-			return nil, io.EOF
-		}
-		v := r
-		r = nil
-		return v, nil
 	}
 }

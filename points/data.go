@@ -34,6 +34,13 @@ const keptMemberLists = 32
 // fetchParallel bounds the volumes one read fetches at once.
 const fetchParallel = 4
 
+// scanFiles is how many files read from one volume make a scan (cp -a,
+// tar, find -exec): the set's next volume is then fetched in the
+// background, so that its decryption, on another core, overlaps with the
+// reads of this one instead of stalling the reader when it gets there. A
+// read of one file never starts it.
+const scanFiles = 8
+
 // Content is a file's data, ready for random reads.
 type Content interface {
 	io.ReaderAt
@@ -49,6 +56,9 @@ type Data struct {
 	src     *Source
 	c       *cache.Cache
 	members *lru.Cache[string, []difftar.Member] // by volume name
+
+	scanMu sync.Mutex
+	scans  map[string]int // by volume name: files read from it, up to scanFiles
 	// OnFetch, when set, is told of each volume fetched from the target,
 	// once it is in the cache (err nil) or has failed.
 	OnFetch func(volume string, err error)
@@ -57,7 +67,7 @@ type Data struct {
 // NewData reads src's files through c.
 func NewData(src *Source, c *cache.Cache) *Data {
 	m, _ := lru.New[string, []difftar.Member](keptMemberLists)
-	return &Data{src: src, c: c, members: m}
+	return &Data{src: src, c: c, members: m, scans: map[string]int{}}
 }
 
 // need is one set's part in a read: the set and its volumes that can hold
@@ -138,6 +148,7 @@ func (d *Data) Open(ctx context.Context, p *Point, n *Node) (Content, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.readAhead(needs)
 	defer func() {
 		for _, hs := range vols {
 			for _, h := range hs {
@@ -230,6 +241,55 @@ func (d *Data) fetch(ctx context.Context, needs []need) ([][]*cache.Handle, erro
 		return nil, firstErr
 	}
 	return out, nil
+}
+
+// readAhead counts a read against each set's last volume it needed and,
+// when that makes a scan, fetches the set's next volume in the background.
+func (d *Data) readAhead(needs []need) {
+	for _, nd := range needs {
+		if len(nd.vols) == 0 {
+			continue
+		}
+		last := nd.vols[len(nd.vols)-1]
+		name, _ := d.src.r.VolumeName(nd.set, last.Number)
+		if !d.scanned(name) {
+			continue
+		}
+		// Detached from the reader's request, which may end first.
+		ctx := context.Background()
+		m, err := d.src.r.Manifest(ctx, nd.set)
+		if err != nil {
+			continue
+		}
+		i := slices.IndexFunc(m.Volumes, func(v manifest.Volume) bool { return v.Number == last.Number+1 })
+		if i < 0 {
+			continue
+		}
+		next := m.Volumes[i]
+		if nextName, _ := d.src.r.VolumeName(nd.set, next.Number); d.c.Has(volumeKey(nextName)) {
+			continue
+		}
+		go func() {
+			// A failure is reported through OnFetch, and the reader
+			// that needs the volume fetches it again.
+			if h, err := d.volume(ctx, nd.set, next); err == nil {
+				h.Close()
+			}
+		}()
+	}
+}
+
+// scanned counts one more file read from volume name, and reports whether
+// that one makes the reads a scan.
+func (d *Data) scanned(name string) bool {
+	d.scanMu.Lock()
+	defer d.scanMu.Unlock()
+	n := d.scans[name]
+	if n >= scanFiles {
+		return false
+	}
+	d.scans[name] = n + 1
+	return n+1 == scanFiles
 }
 
 // volume returns a pinned handle on one volume's plaintext, fetching it

@@ -42,3 +42,17 @@ func TestSegmentedReadAt(t *testing.T) {
 		}
 	}
 }
+
+// TestScanned: the scanFiles-th file read from a volume, and only that
+// one, starts the read-ahead; each volume counts on its own.
+func TestScanned(t *testing.T) {
+	d := &Data{scans: map[string]int{}}
+	for i := 1; i <= 3*scanFiles; i++ {
+		if got := d.scanned("vol1"); got != (i == scanFiles) {
+			t.Fatalf("read %d of vol1: scanned %v", i, got)
+		}
+	}
+	if d.scanned("vol2") && scanFiles > 1 {
+		t.Error("the first read of vol2 counted as a scan")
+	}
+}

@@ -32,6 +32,7 @@ type meta struct {
 	sigBuf   *bufio.Writer
 	sig      *tarstream.Writer
 	fileList *fileList
+	keys     *keyPool // nil: Encrypt derives each key itself
 }
 
 func (p *backupPlan) sigType() names.Type {
@@ -48,8 +49,8 @@ func (p *backupPlan) manType() names.Type {
 	return names.IncManifest
 }
 
-func newMeta(ropts repo.Options, opts *Options, p *backupPlan) (*meta, error) {
-	m := &meta{ropts: ropts, opts: opts, plan: p, dir: ropts.ArchiveDir}
+func newMeta(ropts repo.Options, opts *Options, p *backupPlan, keys *keyPool) (*meta, error) {
+	m := &meta{ropts: ropts, opts: opts, plan: p, dir: ropts.ArchiveDir, keys: keys}
 	m.head = manifest.Manifest{Hostname: opts.Hostname, Localdir: canonicalPath(opts.SourceDir)}
 	m.sigPath = filepath.Join(m.dir, p.fileName(ropts, p.sigType(), 0, false, false, true))
 	m.manPath = filepath.Join(m.dir, p.fileName(ropts, p.manType(), 0, false, false, true))
@@ -108,20 +109,34 @@ func (m *meta) closeFiles() {
 	}
 }
 
-// finish completes and uploads the signature tar, then the manifest, and
-// leaves their final local copies in the archive dir.
-func (m *meta) finish(ctx context.Context, b backends.Backend, vols []manifest.Volume) error {
+// prepare completes the signature tar and encrypts or compresses it for
+// the target. It stores nothing, so it can run while the last volume is
+// still being stored.
+func (m *meta) prepare() (*encoded, error) {
 	if err := m.sig.Close(); err != nil {
-		return fmt.Errorf("signature tar: %w", err)
+		return nil, fmt.Errorf("signature tar: %w", err)
 	}
 	if err := m.sigBuf.Flush(); err != nil {
-		return fmt.Errorf("signature tar: %w", err)
+		return nil, fmt.Errorf("signature tar: %w", err)
 	}
 	if err := m.sigFile.Close(); err != nil {
-		return fmt.Errorf("signature tar: %w", err)
+		return nil, fmt.Errorf("signature tar: %w", err)
 	}
-	if err := m.uploadSigtar(ctx, b); err != nil {
+	enc := !m.opts.NoEncryption
+	remote := m.plan.fileName(m.ropts, m.plan.sigType(), 0, enc, !enc, false)
+	local := filepath.Join(m.dir, m.plan.fileName(m.ropts, m.plan.sigType(), 0, false, true, false))
+	return m.encode(remote, m.sigPath, enc, !enc, local)
+}
+
+// publish stores the prepared signature tar, then writes and stores the
+// manifest (its local file is opened only once the signatures are
+// stored), and leaves their final local copies in the archive dir.
+func (m *meta) publish(ctx context.Context, b backends.Backend, sig *encoded, vols []manifest.Volume) error {
+	if err := sig.store(ctx, b); err != nil {
 		return err
+	}
+	if err := os.Remove(m.sigPath); err != nil {
+		return fmt.Errorf("archive dir: %w", err)
 	}
 
 	h := m.head
@@ -142,7 +157,11 @@ func (m *meta) finish(ctx context.Context, b backends.Backend, vols []manifest.V
 	}
 	enc := !m.opts.NoEncryption
 	remote := m.plan.fileName(m.ropts, m.plan.manType(), 0, enc, false, false)
-	if err := m.upload(ctx, b, remote, m.manPath, enc, false, ""); err != nil {
+	man, err := m.encode(remote, m.manPath, enc, false, "")
+	if err != nil {
+		return err
+	}
+	if err := man.store(ctx, b); err != nil {
 		return err
 	}
 	final := filepath.Join(m.dir, m.plan.fileName(m.ropts, m.plan.manType(), 0, false, false, false))
@@ -153,53 +172,58 @@ func (m *meta) finish(ctx context.Context, b backends.Backend, vols []manifest.V
 	return nil
 }
 
-func (m *meta) uploadSigtar(ctx context.Context, b backends.Backend) error {
-	enc := !m.opts.NoEncryption
-	remote := m.plan.fileName(m.ropts, m.plan.sigType(), 0, enc, !enc, false)
-	local := filepath.Join(m.dir, m.plan.fileName(m.ropts, m.plan.sigType(), 0, false, true, false))
-	if err := m.upload(ctx, b, remote, m.sigPath, enc, !enc, local); err != nil {
-		return err
-	}
-	return os.Remove(m.sigPath)
+// encoded is a file ready to be stored: the bytes for the target in a
+// temporary file and, for the signature tar, its gzipped copy for the
+// archive dir.
+type encoded struct {
+	remote string
+	out    *os.File
+	size   int64
+	local  *os.File // the gzipped copy when out is not one
+	keepGz string   // where the gzipped copy goes; "" for none
 }
 
-// upload stores the plain file src under remote, encrypted or gzipped as
-// asked; with keepGz, a gzipped copy is also published locally there.
-func (m *meta) upload(ctx context.Context, b backends.Backend, remote, src string, enc, gz bool, keepGz string) error {
+// encode encrypts or gzips the plain file src for the target, as remote;
+// with keepGz, a gzipped copy is made for the archive dir too.
+func (m *meta) encode(remote, src string, enc, gz bool, keepGz string) (_ *encoded, err error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("%s: %w", remote, err)
+		return nil, fmt.Errorf("%s: %w", remote, err)
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(m.dir, ".dupfs-meta-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", remote, err)
+	e := &encoded{remote: remote, keepGz: keepGz}
+	defer func() {
+		if err != nil {
+			e.discard()
+		}
+	}()
+	if e.out, err = os.CreateTemp(m.dir, ".dupfs-meta-*"); err != nil {
+		return nil, fmt.Errorf("%s: %w", remote, err)
 	}
-	defer os.Remove(out.Name())
-	defer out.Close()
-	var local *os.File
 	var sinks []io.Writer
 	var closers []io.Closer
 	switch {
 	case enc:
-		w, err := crypt.Encrypt(out, m.opts.Encrypt)
+		eo, err := m.keys.encryptOptions(m.opts.Encrypt, false)
 		if err != nil {
-			return fmt.Errorf("%s: %w", remote, err)
+			return nil, fmt.Errorf("%s: %w", remote, err)
+		}
+		w, err := crypt.Encrypt(e.out, eo)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", remote, err)
 		}
 		sinks, closers = append(sinks, w), append(closers, w)
 	case gz:
-		w := crypt.Compress(out)
+		w := crypt.Compress(e.out)
 		sinks, closers = append(sinks, w), append(closers, w)
 	default:
-		sinks = append(sinks, out)
+		sinks = append(sinks, e.out)
 	}
 	if keepGz != "" && !gz {
-		if local, err = os.CreateTemp(m.dir, ".dupfs-meta-*"); err != nil {
-			return fmt.Errorf("archive dir: %w", err)
+		if e.local, err = os.CreateTemp(m.dir, ".dupfs-meta-*"); err != nil {
+			return nil, fmt.Errorf("archive dir: %w", err)
 		}
-		defer os.Remove(local.Name())
-		defer local.Close()
-		w := crypt.Compress(local)
+		w := crypt.Compress(e.local)
 		sinks, closers = append(sinks, w), append(closers, w)
 	}
 	_, err = io.Copy(io.MultiWriter(sinks...), in)
@@ -209,36 +233,57 @@ func (m *meta) upload(ctx context.Context, b backends.Backend, remote, src strin
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", remote, err)
+		return nil, fmt.Errorf("%s: %w", remote, err)
 	}
-	size, err := out.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return fmt.Errorf("%s: %w", remote, err)
+	if e.size, err = e.out.Seek(0, io.SeekCurrent); err != nil {
+		return nil, fmt.Errorf("%s: %w", remote, err)
 	}
-	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("%s: %w", remote, err)
+	return e, nil
+}
+
+// store saves the file to the target, then publishes the gzipped copy.
+func (e *encoded) store(ctx context.Context, b backends.Backend) error {
+	defer e.discard()
+	if _, err := e.out.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%s: %w", e.remote, err)
 	}
-	if err := b.Save(ctx, remote, out, size); err != nil {
-		return fmt.Errorf("upload %s to %s: %w", remote, b, err)
+	if err := b.Save(ctx, e.remote, e.out, e.size); err != nil {
+		return fmt.Errorf("upload %s to %s: %w", e.remote, b, err)
 	}
-	if keepGz == "" {
+	if e.keepGz == "" {
 		return nil
 	}
-	// The remote gzip is also the archive dir's copy.
-	src2 := out
-	if local != nil {
-		src2 = local
+	// The remote gzip is also the archive dir's copy. Either way the file
+	// is now the archive dir's, not discard's.
+	src := e.out
+	if e.local != nil {
+		src, e.local = e.local, nil
+	} else {
+		e.out = nil
 	}
-	if err := src2.Close(); err != nil {
+	if err := src.Close(); err != nil {
 		return fmt.Errorf("archive dir: %w", err)
 	}
-	if err := os.Chmod(src2.Name(), 0o600); err != nil {
+	if err := os.Chmod(src.Name(), 0o600); err != nil {
 		return fmt.Errorf("archive dir: %w", err)
 	}
-	if err := os.Rename(src2.Name(), keepGz); err != nil {
+	if err := os.Rename(src.Name(), e.keepGz); err != nil {
 		return fmt.Errorf("archive dir: %w", err)
 	}
 	return nil
+}
+
+// discard removes the temporary files that are still there.
+func (e *encoded) discard() {
+	if e == nil {
+		return
+	}
+	for _, f := range []*os.File{e.out, e.local} {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
 }
 
 // fileList collects the manifest's Filelist on disk, since a large backup

@@ -11,7 +11,7 @@ import (
 
 // run writes the planned backup: volumes while the source is walked, then
 // the signature tar, then the manifest.
-func run(ctx context.Context, r *repo.Repo, ropts repo.Options, opts Options, p *backupPlan) (*Stats, error) {
+func run(ctx context.Context, r *repo.Repo, ropts repo.Options, opts Options, p *backupPlan, keys *keyPool) (*Stats, error) {
 	st := &Stats{StartTime: opts.Now()}
 	if opts.TempDir == "" {
 		opts.TempDir = ropts.ArchiveDir
@@ -24,7 +24,7 @@ func run(ctx context.Context, r *repo.Repo, ropts repo.Options, opts Options, p 
 		}
 		defer old.close()
 	}
-	m, err := newMeta(ropts, &opts, p)
+	m, err := newMeta(ropts, &opts, p, keys)
 	if err != nil {
 		return st, err
 	}
@@ -35,7 +35,7 @@ func run(ctx context.Context, r *repo.Repo, ropts repo.Options, opts Options, p 
 	upCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	up := newUploader(upCtx, r.Backend(), cancel)
-	vols := newVolumeSeq(upCtx, ropts, &opts, p, up, m.checkpoint)
+	vols := newVolumeSeq(upCtx, ropts, &opts, p, up, m.checkpoint, keys)
 	sigBuf := &spill{dir: opts.TempDir}
 	defer sigBuf.close()
 	pk := &packer{
@@ -58,7 +58,25 @@ func run(ctx context.Context, r *repo.Repo, ropts repo.Options, opts Options, p 
 	} else {
 		vols.abort()
 	}
+	// The signature tar is compressed and encrypted while the last volume
+	// is stored, and stored after it.
+	var sig *encoded
+	prepared := make(chan error, 1)
+	if err == nil {
+		go func() {
+			var perr error
+			sig, perr = m.prepare()
+			prepared <- perr
+		}()
+	} else {
+		prepared <- nil
+	}
 	uerr := up.wait()
+	perr := <-prepared
+	defer sig.discard()
+	if err == nil {
+		err = perr
+	}
 	st.TotalDestinationSizeChange = up.bytes.Load()
 	if uerr != nil {
 		// The upload failure is the cause; the packer only saw the cancel.
@@ -70,7 +88,7 @@ func run(ctx context.Context, r *repo.Repo, ropts repo.Options, opts Options, p 
 		}
 		return st, err
 	}
-	if err := m.finish(ctx, r.Backend(), done); err != nil {
+	if err := m.publish(ctx, r.Backend(), sig, done); err != nil {
 		return st, err
 	}
 	st.EndTime = opts.Now()

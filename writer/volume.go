@@ -49,14 +49,15 @@ type volumeSeq struct {
 	up    *uploader
 	// checkpoint records the volumes so far in the partial manifest.
 	checkpoint func([]manifest.Volume) error
+	keys       *keyPool // nil: Encrypt derives each key itself
 }
 
-func newVolumeSeq(ctx context.Context, ropts repo.Options, opts *Options, p *backupPlan, up *uploader, checkpoint func([]manifest.Volume) error) *volumeSeq {
+func newVolumeSeq(ctx context.Context, ropts repo.Options, opts *Options, p *backupPlan, up *uploader, checkpoint func([]manifest.Volume) error, keys *keyPool) *volumeSeq {
 	limit := opts.VolSize - chunkSize
 	if !opts.NoEncryption {
 		limit -= gpgFudge + gpgFooter
 	}
-	return &volumeSeq{ctx: ctx, ropts: ropts, opts: opts, plan: p, limit: max(limit, 0), up: up, checkpoint: checkpoint}
+	return &volumeSeq{ctx: ctx, ropts: ropts, opts: opts, plan: p, limit: max(limit, 0), up: up, checkpoint: checkpoint, keys: keys}
 }
 
 // block writes one tar member (header and all its data) of the entry at
@@ -127,16 +128,21 @@ func (v *volumeSeq) start() (*volume, error) {
 	}
 	c.f = f
 	c.out = &hashCounter{w: f, h: sha1.New()}
-	switch {
-	case enc:
-		if c.enc, err = crypt.Encrypt(c.out, v.opts.Encrypt); err != nil {
-			c.discard()
-			return nil, fmt.Errorf("volume %s: %w", c.name, err)
+	// The encrypter is made on the pipe's goroutine: taking a key may wait
+	// for its derivation, which the packer need not (it can fill the pipe).
+	// Keys for the first volume and the end are ordered at the start;
+	// every further volume orders one more.
+	open := func() (io.WriteCloser, error) { return crypt.Compress(c.out), nil }
+	if enc {
+		open = func() (io.WriteCloser, error) {
+			eo, err := v.keys.encryptOptions(v.opts.Encrypt, num > 1)
+			if err != nil {
+				return nil, err
+			}
+			return crypt.Encrypt(c.out, eo)
 		}
-	default:
-		c.enc = crypt.Compress(c.out)
 	}
-	c.pipe = newAsyncPipe(c.enc)
+	c.pipe = newAsyncPipe(open)
 	c.tw = tarstream.NewWriter(c.pipe)
 	return c, nil
 }
@@ -169,7 +175,6 @@ type volume struct {
 	encrypted   bool
 	f           *os.File
 	out         *hashCounter
-	enc         io.WriteCloser
 	pipe        *asyncPipe
 	tw          *tarstream.Writer
 	blocks      int
@@ -199,15 +204,12 @@ func (c *volume) close() error {
 	if err := c.pipe.Close(); err != nil {
 		return c.fail(err)
 	}
-	if err := c.enc.Close(); err != nil {
-		return c.fail(err)
-	}
 	return nil
 }
 
 func (c *volume) discard() {
 	if c.pipe != nil {
-		c.pipe.Close()
+		c.pipe.abort()
 	}
 	c.f.Close()
 	os.Remove(c.f.Name())
@@ -232,12 +234,13 @@ func (h *hashCounter) Write(p []byte) (int, error) {
 // encrypts it, so reading and deltas (here) overlap with compression and
 // encryption (there). A few buffers in flight bound the memory.
 type asyncPipe struct {
-	dst     io.Writer
+	open    func() (io.WriteCloser, error) // makes dst, on the goroutine
 	ch      chan []byte
 	free    chan []byte
 	cur     []byte
 	pending atomic.Int64
 	failed  atomic.Bool
+	dropped atomic.Bool // abort: finish nothing, write nothing more
 	done    chan struct{}
 	err     error
 	closed  bool
@@ -248,26 +251,42 @@ const (
 	pipeDepth = 4
 )
 
-func newAsyncPipe(dst io.Writer) *asyncPipe {
-	p := &asyncPipe{dst: dst, ch: make(chan []byte, pipeDepth), free: make(chan []byte, pipeDepth+1), done: make(chan struct{})}
+func newAsyncPipe(open func() (io.WriteCloser, error)) *asyncPipe {
+	p := &asyncPipe{open: open, ch: make(chan []byte, pipeDepth), free: make(chan []byte, pipeDepth+1), done: make(chan struct{})}
 	go p.drain()
 	return p
 }
 
+// drain writes the buffers to the writer open makes, then closes it (which
+// also ends its own goroutines); after an abort or a failure only the
+// latter, and its error does not count.
 func (p *asyncPipe) drain() {
 	defer close(p.done)
+	dst, err := p.open()
+	p.setErr(err)
 	for b := range p.ch {
-		if p.err == nil {
-			if _, err := p.dst.Write(b); err != nil {
-				p.err = err
-				p.failed.Store(true)
-			}
+		if p.err == nil && !p.dropped.Load() {
+			_, err := dst.Write(b)
+			p.setErr(err)
 		}
 		p.pending.Add(-int64(len(b)))
 		select {
 		case p.free <- b[:0]:
 		default:
 		}
+	}
+	if dst != nil {
+		err := dst.Close()
+		if !p.dropped.Load() {
+			p.setErr(err)
+		}
+	}
+}
+
+func (p *asyncPipe) setErr(err error) {
+	if err != nil && p.err == nil {
+		p.err = err
+		p.failed.Store(true)
 	}
 }
 
@@ -299,8 +318,14 @@ func (p *asyncPipe) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// Close sends what is buffered and waits for the goroutine; it returns the
-// first write error.
+// abort ends the pipe without finishing the stream.
+func (p *asyncPipe) abort() {
+	p.dropped.Store(true)
+	p.Close()
+}
+
+// Close sends what is buffered, waits for the goroutine to write it and
+// close the writer; it returns the first error.
 func (p *asyncPipe) Close() error {
 	if !p.closed {
 		p.closed = true

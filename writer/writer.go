@@ -110,6 +110,13 @@ func Backup(ctx context.Context, b backends.Backend, ropts repo.Options, opts Op
 		return nil, err
 	}
 	defer unlock()
+	var keys *keyPool
+	if e := opts.Encrypt; !opts.NoEncryption && len(e.Recipients)+len(e.Hidden) == 0 && len(e.Passphrase) > 0 && e.Key == nil {
+		// The first volume's, the signatures' and the manifest's keys,
+		// derived while the target is read and the run is planned.
+		keys = newKeyPool(e.Passphrase, 3)
+		defer keys.close()
+	}
 
 	r, err := repo.Open(ctx, b, ropts)
 	if err != nil {
@@ -127,7 +134,7 @@ func Backup(ctx context.Context, b backends.Backend, ropts repo.Options, opts Op
 		return nil, err
 	}
 	opts.Notice(p.describe())
-	st, err := run(ctx, r, ropts, opts, p)
+	st, err := run(ctx, r, ropts, opts, p, keys)
 	if err != nil {
 		return st, err
 	}

@@ -17,7 +17,7 @@ import (
 	"dupfs/writer/selection"
 )
 
-func walk(t *testing.T, src string) Source {
+func walk(t testing.TB, src string) Source {
 	sel, err := selection.New(src, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,12 @@ type Backend interface {
 	Close() error
 }
 
+// Env looks up a store's configuration variable (SWIFT_USERNAME, ...), as
+// os.LookupEnv does. Stores read their settings through it, not from the
+// process environment, so multi:// can give each store its own variables
+// without them leaking from one store to the next.
+type Env func(key string) (string, bool)
+
 // LocalFiler is implemented by backends whose files are plain local files;
 // readers may then use the file in place instead of copying it.
 type LocalFiler interface {
@@ -64,6 +70,51 @@ func (s SealState) String() string {
 		return "unsealed"
 	}
 	return fmt.Sprintf("SealState(%d)", int(s))
+}
+
+// ColdState is where one cold-stored file stands.
+type ColdState struct {
+	State SealState
+	// ReadyAt is when an unsealing file is expected to be readable; zero
+	// when unknown or not unsealing.
+	ReadyAt time.Time
+}
+
+// Cold is implemented by stores whose files must be unsealed (brought back
+// from cold storage, minutes to hours) before they can be read. Nothing in
+// it waits for an unseal: callers ask for a batch, then poll States under
+// their own context and interval.
+type Cold interface {
+	// States reports where each named file stands. Names the store does
+	// not hold are left out of the map.
+	States(ctx context.Context, names []string) (map[string]ColdState, error)
+	// Unseal asks, in one batch, for the named files to be made readable,
+	// and returns their states once asked. Files already unsealed or
+	// unsealing are not asked for again.
+	Unseal(ctx context.Context, names []string) (map[string]ColdState, error)
+}
+
+// Unwrapper is implemented by decorators (retries, limits), so callers can
+// reach the capabilities of the store beneath them.
+type Unwrapper interface {
+	Unwrap() Backend
+}
+
+// AsCold finds the Cold tier of b, looking through decorators. Stores
+// without one (file://, plain swift://) return false: every file is
+// always readable there.
+func AsCold(b Backend) (Cold, bool) {
+	for b != nil {
+		if c, ok := b.(Cold); ok {
+			return c, true
+		}
+		u, ok := b.(Unwrapper)
+		if !ok {
+			break
+		}
+		b = u.Unwrap()
+	}
+	return nil, false
 }
 
 // SealedError reports a file that is in cold storage and cannot be read now.

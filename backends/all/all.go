@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 
@@ -13,16 +14,22 @@ import (
 	"dupfs/backends/file"
 )
 
-// Factory opens a backend for a parsed URL.
-type Factory func(ctx context.Context, u *url.URL) (backends.Backend, error)
+// Factory opens a backend for a parsed URL, reading its settings from env.
+type Factory func(ctx context.Context, u *url.URL, env backends.Env) (backends.Backend, error)
 
 var registry = map[string]Factory{
 	"file": file.Open,
 }
 
-// Open parses rawURL and opens its backend. A URL without a scheme is a
-// local path, as duplicity users sometimes type.
+// Open parses rawURL and opens its backend, configured from the process
+// environment. A URL without a scheme is a local path, as duplicity users
+// sometimes type.
 func Open(ctx context.Context, rawURL string) (backends.Backend, error) {
+	return OpenEnv(ctx, rawURL, os.LookupEnv)
+}
+
+// OpenEnv is Open with the store's settings read from env.
+func OpenEnv(ctx context.Context, rawURL string, env backends.Env) (backends.Backend, error) {
 	if !strings.Contains(rawURL, "://") {
 		rawURL = "file://" + rawURL
 	}
@@ -34,7 +41,7 @@ func Open(ctx context.Context, rawURL string) (backends.Backend, error) {
 	if !ok {
 		return nil, fmt.Errorf("target URL %q: unsupported scheme %q (supported: %s)", Redact(rawURL), u.Scheme, strings.Join(Schemes(), ", "))
 	}
-	return f(ctx, u)
+	return f(ctx, u, env)
 }
 
 // Schemes lists the supported URL schemes.

@@ -28,7 +28,7 @@ var (
 // Open opens file:///abs/dir (or file://relative/dir, as duplicity allows).
 // The directory is created on first Save, not here, so a typo in a restore
 // URL is reported as "no backups found" rather than creating directories.
-func Open(_ context.Context, u *url.URL) (backends.Backend, error) {
+func Open(_ context.Context, u *url.URL, _ backends.Env) (backends.Backend, error) {
 	p := u.Host + u.Path
 	if p == "" {
 		return nil, fmt.Errorf("file URL %q: no path", u.String())

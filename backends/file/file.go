@@ -11,14 +11,25 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"dupfs/backends"
 )
 
 // Backend stores files in one local directory.
 type Backend struct {
-	dir string
+	dir   string
+	sweep sync.Once // stale temporary files, on the first Save
 }
+
+// tmpPrefix starts the names of files being saved. They are never listed;
+// one left by a killed run is removed by a later Save once it is older
+// than staleTmp (no local save takes that long).
+const (
+	tmpPrefix = ".dupfs-tmp-"
+	staleTmp  = time.Hour
+)
 
 var (
 	_ backends.Backend    = (*Backend)(nil)
@@ -72,7 +83,7 @@ func (b *Backend) List(ctx context.Context) ([]backends.FileInfo, error) {
 	}
 	out := make([]backends.FileInfo, 0, len(ents))
 	for _, e := range ents {
-		if !e.Type().IsRegular() {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tmpPrefix) {
 			continue
 		}
 		info, err := e.Info()
@@ -116,7 +127,8 @@ func (b *Backend) Save(ctx context.Context, name string, r io.ReadSeeker, size i
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("save %s: rewind: %w", name, err)
 	}
-	tmp, err := os.CreateTemp(b.dir, ".dupfs-tmp-*")
+	b.sweep.Do(b.removeStale)
+	tmp, err := os.CreateTemp(b.dir, tmpPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("%s: %w", b, err)
 	}
@@ -138,6 +150,23 @@ func (b *Backend) Save(ctx context.Context, name string, r io.ReadSeeker, size i
 		return fmt.Errorf("save %s to %s: %w", name, b, err)
 	}
 	return nil
+}
+
+// removeStale removes what killed runs left of their saves. It is a
+// courtesy: failures are ignored, the files are never listed anyway.
+func (b *Backend) removeStale() {
+	ents, err := os.ReadDir(b.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && time.Since(info.ModTime()) > staleTmp {
+			os.Remove(filepath.Join(b.dir, e.Name()))
+		}
+	}
 }
 
 // Delete removes a file.

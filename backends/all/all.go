@@ -12,6 +12,7 @@ import (
 
 	"dupfs/backends"
 	"dupfs/backends/file"
+	"dupfs/backends/multi"
 )
 
 // Factory opens a backend for a parsed URL, reading its settings from env.
@@ -19,6 +20,14 @@ type Factory func(ctx context.Context, u *url.URL, env backends.Env) (backends.B
 
 var registry = map[string]Factory{
 	"file": file.Open,
+}
+
+// multi:// opens its stores through OpenEnv, so it is registered here
+// rather than in the literal above (that would be an initialization cycle).
+func init() {
+	registry["multi"] = func(ctx context.Context, u *url.URL, env backends.Env) (backends.Backend, error) {
+		return multi.Open(ctx, u, env, OpenEnv, nil)
+	}
 }
 
 // Open parses rawURL and opens its backend, configured from the process

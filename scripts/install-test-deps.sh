@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs what the dupfs tests need on Debian 12 (run as root): the real
-# duplicity 0.8.22 and rdiff as references, gpg, FUSE 3, python3.
+# duplicity 0.8.22 and rdiff as references, gpg, FUSE 3, python3, and a real
+# OpenStack Swift (proxy, object, container, account servers, memcached for
+# tempauth, the swift client) that integration/saio runs on loopback.
 # Idempotent: installs only the packages missing, and touches apt only then.
 set -eu
 
-packages="duplicity rdiff gnupg fuse3 python3"
+packages="duplicity rdiff gnupg fuse3 python3 curl
+swift swift-proxy swift-object swift-container swift-account memcached python3-swiftclient"
 
 installed() {
 	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]

@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # Runs every dupfs test on a fresh Debian 12 machine: installs what the
-# tests need (duplicity, rdiff, gnupg, fuse3), checks formatting and vet,
+# tests need (duplicity, rdiff, gnupg, fuse3, Swift), checks formatting and vet,
 # runs unit and integration tests, and each fuzz target briefly.
 # FUZZTIME (default 10s) sets how long each fuzz target runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-test-deps.sh
+
+# The Swift tests (integration/saio and its users) fail rather than skip when
+# the Swift packages are missing.
+export DUPFS_REQUIRE_SWIFT=1
+# Each test binary stops the Swift servers it started (saio.Main), and a
+# server stops itself once its test binary is gone; this catches anything
+# left in a slot no running test binary holds (flock on the slot's lock).
+stop_test_swift() {
+	local d
+	for d in "${TMPDIR:-/tmp}"/dupfs-saio/*/; do
+		[ -f "${d%/}.lock" ] || continue
+		flock -n "${d%/}.lock" env SWIFT_SAIO_DIR="$d" bash integration/saio/saio.sh stop >/dev/null 2>&1 || true
+	done
+}
+trap stop_test_swift EXIT
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

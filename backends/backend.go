@@ -131,6 +131,43 @@ func (e *SealedError) Error() string {
 	return fmt.Sprintf("%s is %s, ready at %s", e.Name, e.State, e.ReadyAt.UTC().Format(time.RFC3339))
 }
 
+// PermanentError marks a failure that trying again cannot fix (a refused
+// login, a forbidden container): retry layers give up at once.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as permanent; nil stays nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{err}
+}
+
+// IsPermanent reports whether retrying err is pointless: marked permanent,
+// a missing file, a sealed file (its wait is hours, not a retry's), or a
+// cancelled context.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	var s *SealedError
+	return errors.As(err, &p) || errors.As(err, &s) || errors.Is(err, ErrNotExist) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// RetryAfterError is a store asking to be called again later (HTTP 429 rate
+// limiting with Retry-After). It is not a seal: the wait is seconds.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+}
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
 // ContextReader stops a long copy from r once ctx is cancelled.
 func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
 

@@ -13,44 +13,82 @@ import (
 	"dupfs/backends"
 	"dupfs/backends/file"
 	"dupfs/backends/multi"
+	"dupfs/backends/pca"
+	"dupfs/backends/retry"
+	"dupfs/backends/swift"
 )
 
 // Factory opens a backend for a parsed URL, reading its settings from env.
 type Factory func(ctx context.Context, u *url.URL, env backends.Env) (backends.Backend, error)
 
-var registry = map[string]Factory{
-	"file": file.Open,
+// entry is one scheme: how to open it, and whether it goes over a network
+// (and so behind the retry layer).
+type entry struct {
+	open   Factory
+	remote bool
 }
 
-// multi:// opens its stores through OpenEnv, so it is registered here
-// rather than in the literal above (that would be an initialization cycle).
-func init() {
-	registry["multi"] = func(ctx context.Context, u *url.URL, env backends.Env) (backends.Backend, error) {
-		return multi.Open(ctx, u, env, OpenEnv, nil)
-	}
+var registry = map[string]entry{
+	"file":  {open: file.Open},
+	"swift": {open: swift.Open, remote: true},
+	"pca":   {open: pca.Open, remote: true},
+	// multi opens its stores through OpenWith: see there.
+	"multi": {},
 }
 
-// Open parses rawURL and opens its backend, configured from the process
-// environment. A URL without a scheme is a local path, as duplicity users
-// sometimes type.
+// Options are how a backend is opened.
+type Options struct {
+	// Env gives the stores' settings; nil means the process environment.
+	Env backends.Env
+	// Retry bounds the retries of network stores.
+	Retry retry.Options
+	// Warn hears of problems that do not stop the work (a mirror store
+	// that failed with onfail=continue).
+	Warn func(error)
+}
+
+// DefaultRetries is duplicity's --num-retries default, less the first try.
+const DefaultRetries = 4
+
+// Open parses rawURL and opens its backend with the default options and
+// the process environment. A URL without a scheme is a local path, as
+// duplicity users sometimes type.
 func Open(ctx context.Context, rawURL string) (backends.Backend, error) {
-	return OpenEnv(ctx, rawURL, os.LookupEnv)
+	return OpenWith(ctx, rawURL, Options{Retry: retry.Options{Retries: DefaultRetries}})
 }
 
-// OpenEnv is Open with the store's settings read from env.
-func OpenEnv(ctx context.Context, rawURL string, env backends.Env) (backends.Backend, error) {
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, rawURL string, o Options) (backends.Backend, error) {
+	if o.Env == nil {
+		o.Env = os.LookupEnv
+	}
 	if !strings.Contains(rawURL, "://") {
 		rawURL = "file://" + rawURL
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("target URL %q: %w", rawURL, err)
+		return nil, fmt.Errorf("target URL %q: %w", Redact(rawURL), err)
 	}
-	f, ok := registry[u.Scheme]
+	e, ok := registry[u.Scheme]
 	if !ok {
 		return nil, fmt.Errorf("target URL %q: unsupported scheme %q (supported: %s)", Redact(rawURL), u.Scheme, strings.Join(Schemes(), ", "))
 	}
-	return f(ctx, u, env)
+	if u.Scheme == "multi" {
+		// Each store is opened as a target of its own, with its env.
+		return multi.Open(ctx, u, o.Env, func(ctx context.Context, raw string, env backends.Env) (backends.Backend, error) {
+			so := o
+			so.Env = env
+			return OpenWith(ctx, raw, so)
+		}, o.Warn)
+	}
+	b, err := e.open(ctx, u, o.Env)
+	if err != nil {
+		return nil, err
+	}
+	if e.remote {
+		b = retry.New(b, o.Retry)
+	}
+	return b, nil
 }
 
 // Schemes lists the supported URL schemes.

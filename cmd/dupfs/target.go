@@ -18,6 +18,7 @@ import (
 	"dupfs/archive/timespec"
 	"dupfs/backends"
 	"dupfs/backends/all"
+	"dupfs/backends/retry"
 	"dupfs/repo"
 )
 
@@ -36,6 +37,31 @@ func targetFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tempdir", Usage: "where decrypted volumes are spooled while read (default: the archive dir, which is private)"},
 		&cli.StringFlag{Name: "secret-key-file", Usage: "armored secret key (gpg --export-secret-keys --armor) for public-key targets; its passphrase is read from PASSPHRASE", EnvVars: []string{"DUPFS_SECRET_KEY_FILE"}},
 		&cli.StringFlag{Name: "verbosity", Aliases: []string{"v"}, Usage: "error, warning, notice, info, debug, or 0-9 (as duplicity)", Value: "notice"},
+		&cli.IntFlag{Name: "num-retries", Usage: "attempts of each network request that fails for a transient reason (5xx, reset, timeout, rate limit) before giving up", Value: all.DefaultRetries + 1},
+		&cli.DurationFlag{Name: "backend-retry-delay", Usage: "wait before the first retry; each later one doubles, up to 30s", Value: time.Second},
+	}
+}
+
+// backendOptions are how the command opens stores: retries as asked, each
+// one told at -v info.
+func backendOptions(c *cli.Context) all.Options {
+	n := max(c.Int("num-retries"), 1)
+	level, _ := verbosity(c)
+	return all.Options{
+		Retry: retry.Options{
+			Retries: n - 1,
+			Delay:   c.Duration("backend-retry-delay"),
+			Report: func(op string, attempt int, wait time.Duration, err error) {
+				if level >= levelInfo {
+					fmt.Fprintf(os.Stderr, "dupfs: %s failed (attempt %d of %d), retrying in %s: %v\n", op, attempt, n, wait.Round(time.Millisecond), err)
+				}
+			},
+		},
+		Warn: func(err error) {
+			if level >= levelWarning {
+				fmt.Fprintf(os.Stderr, "dupfs: warning: %v\n", err)
+			}
+		},
 	}
 }
 
@@ -63,7 +89,7 @@ func targetOptions(ctx context.Context, c *cli.Context, rawURL string) (backends
 	if scratch == "" {
 		scratch = archiveDir
 	}
-	b, err := all.Open(ctx, rawURL)
+	b, err := all.OpenWith(ctx, rawURL, backendOptions(c))
 	if err != nil {
 		return nil, repo.Options{}, err
 	}

@@ -1,0 +1,251 @@
+package swift_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"dupfs/backends"
+	"dupfs/backends/all"
+	"dupfs/backends/pca"
+	"dupfs/backends/retry"
+	"dupfs/integration/saio"
+)
+
+func TestMain(m *testing.M) { saio.Main(m) }
+
+// envOf turns KEY=VALUE lines into a store's Env.
+func envOf(lines []string) backends.Env {
+	m := map[string]string{}
+	for _, l := range lines {
+		k, v, _ := strings.Cut(l, "=")
+		m[k] = v
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func open(t *testing.T, raw string, env []string, retries int) backends.Backend {
+	t.Helper()
+	b, err := all.OpenWith(context.Background(), raw, all.Options{Env: envOf(env), Retry: retry.Options{Retries: retries, Delay: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func names(t *testing.T, b backends.Backend) []string {
+	t.Helper()
+	l, err := b.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range l {
+		out = append(out, f.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Save, list (paged two by two, under a prefix), read back, replace and
+// delete, on a real Swift; files outside the prefix are not ours.
+func TestSwiftStore(t *testing.T) {
+	ctx := context.Background()
+	srv := saio.Start(t, saio.Options{ListingLimit: 2})
+	c := saio.ContainerName(t)
+	other := open(t, "swift://"+c, srv.Env(), 0)
+	if err := other.Save(ctx, "outside", bytes.NewReader([]byte("x")), 1); err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, "swift://"+c+"/some/dir", srv.Env(), 0)
+	if got := names(t, b); len(got) != 0 {
+		t.Fatalf("new prefix lists %v", got)
+	}
+	want := []string{"a b", "duplicity-full.20261122T100000Z.vol1.difftar.gpg", "x1", "x2", "é"}
+	for i, n := range want {
+		data := bytes.Repeat([]byte{byte(i)}, 1000*i+1)
+		if err := b.Save(ctx, n, bytes.NewReader(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := names(t, b); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("List = %q, want %q", got, want)
+	}
+	big := bytes.Repeat([]byte("0123456789"), 300_000)
+	if err := b.Save(ctx, "x1", bytes.NewReader(big), int64(len(big))); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.Open(ctx, "x1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("read back %d bytes, %v; want %d", len(got), err, len(big))
+	}
+	if _, err := b.Open(ctx, "missing"); !errors.Is(err, backends.ErrNotExist) {
+		t.Errorf("Open(missing) = %v, want ErrNotExist", err)
+	}
+	if err := b.Delete(ctx, "x2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, "x2"); !errors.Is(err, backends.ErrNotExist) {
+		t.Errorf("second Delete = %v, want ErrNotExist", err)
+	}
+	if got := names(t, other); strings.Join(got, "|") != "outside" {
+		t.Errorf("container root lists %q, want only outside", got)
+	}
+	if _, ok := backends.AsCold(b); ok {
+		t.Error("swift:// claims a cold tier")
+	}
+}
+
+// A missing variable is named; a wrong password is refused, not retried.
+func TestSwiftConfigErrors(t *testing.T) {
+	srv := saio.Start(t, saio.Options{})
+	_, err := all.OpenWith(context.Background(), "swift://c", all.Options{Env: envOf(nil)})
+	if err == nil || !strings.Contains(err.Error(), "SWIFT_USERNAME") {
+		t.Errorf("no variables: %v", err)
+	}
+	env := append(srv.Env(), "SWIFT_PASSWORD=wrong")
+	start := time.Now()
+	_, err = all.OpenWith(context.Background(), "swift://c", all.Options{Env: envOf(env), Retry: retry.Options{Retries: 3, Delay: time.Second}})
+	if err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("a refused login took %s: retried?", time.Since(start))
+	}
+}
+
+// 503s and connection resets are retried until the bound; past it the
+// error names the file.
+func TestSwiftRetries(t *testing.T) {
+	ctx := context.Background()
+	srv := saio.Start(t, saio.Options{})
+	p := srv.SealProxy(t, time.Second)
+	c := saio.ContainerName(t)
+	b := open(t, "swift://"+c, p.Env(), 3)
+	if err := b.Save(ctx, "f", bytes.NewReader([]byte("data")), 4); err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/" + saio.Account + "/" + c + "/f"
+	p.InjectFault(saio.Fault{Method: "PUT", PathPrefix: path, Count: 1, Status: 503})
+	p.InjectFault(saio.Fault{Method: "PUT", PathPrefix: path, Count: 1, Reset: true})
+	if err := b.Save(ctx, "f", bytes.NewReader([]byte("data2")), 5); err != nil {
+		t.Fatalf("Save through a 503 and a reset: %v", err)
+	}
+	p.InjectFault(saio.Fault{Method: "GET", PathPrefix: path, Count: 2, Status: 500})
+	rc, err := b.Open(ctx, "f")
+	if err != nil {
+		t.Fatalf("Open through two 500s: %v", err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "data2" {
+		t.Fatalf("read %q", got)
+	}
+	p.InjectFault(saio.Fault{Method: "GET", PathPrefix: "/v1/" + saio.Account + "/" + c, Count: 3, Status: 500})
+	if _, err := b.List(ctx); err != nil {
+		t.Fatalf("List through three 500s: %v", err)
+	}
+	p.InjectFault(saio.Fault{Method: "GET", PathPrefix: path, Count: 10, Status: 503})
+	_, err = b.Open(ctx, "f")
+	if err == nil || !strings.Contains(err.Error(), "f") || !strings.Contains(err.Error(), "4 attempts") {
+		t.Errorf("Open past the bound = %v, want the file named and 4 attempts", err)
+	}
+	p.ClearFaults()
+	if st := p.Stats(); st.Faults < 8 {
+		t.Errorf("%d faults answered, want at least 8", st.Faults)
+	}
+}
+
+// PCA through the sealing proxy: written objects are sealed, Open says so
+// (with when), one Unseal batch asks for each sealed one once, States
+// follow them to unsealed, and then they read.
+func TestPCAStore(t *testing.T) {
+	ctx := context.Background()
+	srv := saio.Start(t, saio.Options{ListingLimit: 2})
+	p := srv.SealProxy(t, 2*time.Second)
+	c := saio.ContainerName(t)
+	b := open(t, "pca://"+c+"/pre", p.PCAEnv(), 1)
+	cold, ok := backends.AsCold(b)
+	if !ok {
+		t.Fatal("pca:// has no cold tier")
+	}
+	files := []string{"v1", "v2", "v3"}
+	for _, n := range files {
+		if err := b.Save(ctx, n, strings.NewReader("data "+n), int64(len("data "+n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := cold.States(ctx, append(files, "nope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 3 || st["v1"].State != backends.Sealed {
+		t.Fatalf("States = %v, want 3 sealed", st)
+	}
+	_, err = b.Open(ctx, "v1")
+	var se *backends.SealedError
+	if !errors.As(err, &se) || se.ReadyAt.IsZero() {
+		t.Fatalf("Open of a sealed object = %v, want a SealedError with a time", err)
+	}
+	st, err = cold.Unseal(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range files {
+		if st[n].State != backends.Unsealing || st[n].ReadyAt.IsZero() {
+			t.Errorf("%s after Unseal: %+v, want unsealing with a time", n, st[n])
+		}
+	}
+	if u := p.Stats().Unseals; u != 3 {
+		t.Errorf("%d unseals started, want 3 (v1 by its Open, v2 and v3 by the batch)", u)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err = cold.States(ctx, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st["v1"].State == backends.Unsealed && st["v2"].State == backends.Unsealed && st["v3"].State == backends.Unsealed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not unsealed after 20s: %v", st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rc, err := b.Open(ctx, "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "data v2" {
+		t.Errorf("read %q", got)
+	}
+	if _, err := b.Open(ctx, "missing"); !errors.Is(err, backends.ErrNotExist) {
+		t.Errorf("Open(missing) = %v, want ErrNotExist", err)
+	}
+}
+
+// An existing container in another policy is refused, by name.
+func TestPCARefusesOtherPolicy(t *testing.T) {
+	srv := saio.Start(t, saio.Options{})
+	p := srv.SealProxy(t, time.Second)
+	c := saio.ContainerName(t)
+	open(t, "swift://"+c, srv.Env(), 0).Save(context.Background(), "f", strings.NewReader("x"), 1)
+	_, err := all.OpenWith(context.Background(), "pca://"+c, all.Options{Env: envOf(p.PCAEnv())})
+	if err == nil || !strings.Contains(err.Error(), c) || !strings.Contains(err.Error(), pca.Policy) {
+		t.Fatalf("pca:// over a Policy-0 container = %v, want a refusal naming it", err)
+	}
+}

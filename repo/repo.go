@@ -273,3 +273,36 @@ func (m multiCloser) Close() error {
 	}
 	return first
 }
+
+// UncachedMetadata lists the remote manifests, and with sigs the signature
+// files, that the archive dir has no copy of: what reading this target
+// downloads before any volume (a restore reads manifests, a mount both).
+// On cold storage they must be unsealed first.
+func (r *Repo) UncachedMetadata(sigs bool) []string {
+	var out []string
+	add := func(remote string) {
+		if remote == "" {
+			return
+		}
+		if local, ok := r.localName(remote); ok && r.opts.ArchiveDir != "" {
+			if _, err := os.Stat(filepath.Join(r.opts.ArchiveDir, local)); err == nil {
+				return
+			}
+		}
+		out = append(out, remote)
+	}
+	for _, ch := range r.Collection.Chains {
+		add(ch.Full.Manifest)
+		for _, s := range ch.Incs {
+			add(s.Manifest)
+		}
+	}
+	for _, sc := range r.Collection.SigChains {
+		if sigs && !sc.Local {
+			for _, f := range sc.Files() {
+				add(f)
+			}
+		}
+	}
+	return out
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,6 +20,7 @@ func restoreCommand() *cli.Command {
 			timeFlag(),
 			&cli.StringFlag{Name: "path", Aliases: []string{"file-to-restore", "r"}, Usage: "relative path of a file or directory to restore; DIR becomes it"},
 			&cli.BoolFlag{Name: "force", Usage: "restore into an existing, non-empty DIR, overwriting what is there"},
+			unsealPollFlag(),
 		),
 		Action: runRestore,
 	}
@@ -38,12 +38,12 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	path := strings.Trim(c.String("path"), "/")
-	if path == "." {
-		path = ""
-	}
+	path := restorePath(c)
 	r, err := openTarget(c.Context, c, c.Args().Get(0))
 	if err != nil {
+		return err
+	}
+	if err := unsealFirst(c, r, t, path); err != nil {
 		return err
 	}
 	prog := newProgress("restoring")

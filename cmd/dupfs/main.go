@@ -43,6 +43,7 @@ func newApp() *cli.App {
 		HideHelpCommand: true,
 		Commands: append(backupCommands(),
 			restoreCommand(),
+			unsealCommand(),
 			listCommand(),
 			statusCommand(),
 			mountCommand(),

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"dupfs/integration/saio"
 )
 
 func TestMain(m *testing.M) {
@@ -26,5 +28,7 @@ func runTests(m *testing.M) int {
 	if dupfsBuildErr != nil {
 		fmt.Fprintf(os.Stderr, "dupfs checks will fail: %v\n", dupfsBuildErr)
 	}
+	// Stop the Swift servers the swift, pca and multi tests started.
+	defer saio.StopAll()
 	return m.Run()
 }

@@ -40,6 +40,11 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return &handle{}, fuse.FOPEN_KEEP_CACHE, 0
 	}
 	what := f.point.Name() + "/" + f.node.Index
+	if f.fsys.cold != nil {
+		if errno := f.fsys.unsealFor(ctx, "read "+what, f.point, f.node); errno != 0 {
+			return nil, 0, errno
+		}
+	}
 	c, err := f.fsys.data.Open(ctx, f.point, f.node)
 	if err != nil {
 		return nil, 0, f.fsys.errno("read "+what, err)
@@ -57,7 +62,11 @@ func (f *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 		if err != nil {
 			return 0, f.fsys.errno("volumes of "+f.node.Index, err)
 		}
-		v = "needs " + strings.Join(missing, " ")
+		if f.fsys.cold != nil {
+			v = coldState(f.fsys.cold.Tracker, missing)
+		} else {
+			v = "needs " + strings.Join(missing, " ")
+		}
 	}
 	if len(dest) < len(v) {
 		return uint32(len(v)), syscall.ERANGE

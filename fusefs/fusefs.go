@@ -27,6 +27,7 @@ type FS struct {
 	groups *owners.Map
 	// Logf receives one line per fetch and per failed read.
 	Logf func(format string, args ...any)
+	cold *Cold // nil: every volume is readable
 }
 
 // New makes the filesystem of pts: trees from src, file data from data.
@@ -51,6 +52,9 @@ func (f *FS) errno(what string, err error) syscall.Errno {
 		return 0
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	}
+	if e, ok := f.sealedErrno(what, err); ok {
+		return e
 	}
 	f.Logf("dupfs: %s: %v", what, err)
 	return syscall.EIO

@@ -49,6 +49,9 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 		l.Attr.SetTimes(nil, &t, &t)
 		r.AddChild("latest", r.NewPersistentInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK, Ino: 2}), false)
 	}
+	if c := r.fsys.cold; c != nil {
+		r.AddChild(StatusFile, r.NewPersistentInode(ctx, &statusNode{t: c.Tracker}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: 3}), false)
+	}
 }
 
 func (r *rootNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {

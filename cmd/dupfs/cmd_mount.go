@@ -15,11 +15,44 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/urfave/cli/v2"
 
+	"dupfs/archive/collection"
+	"dupfs/backends"
 	"dupfs/backends/all"
 	"dupfs/cache"
 	"dupfs/fusefs"
 	"dupfs/points"
+	"dupfs/repo"
+	"dupfs/unseal"
 )
+
+// unsealChain brings every volume of a chain out of cold storage, for the
+// one-time size index of sets duplicity wrote.
+func unsealChain(c *cli.Context, level int, r *repo.Repo, cold backends.Cold, ch *collection.Chain) error {
+	var files []unseal.File
+	for _, set := range append([]*collection.Set{ch.Full}, ch.Incs...) {
+		for _, name := range set.Volumes {
+			size, _ := r.Size(name)
+			files = append(files, unseal.File{Name: name, Size: size})
+		}
+	}
+	fmt.Fprintf(os.Stderr, "dupfs: the first mount of a chain duplicity wrote reads each of its %d volumes once, to learn file sizes; unsealing them\n", len(files))
+	show := newUnsealProgress(level)
+	defer show.done()
+	return unseal.Wait(c.Context, cold, files, c.Duration("unseal-poll"), show.update)
+}
+
+// allVolumes lists every volume of every chain.
+func allVolumes(r *repo.Repo) []string {
+	var out []string
+	for _, ch := range r.Collection.Chains {
+		for _, set := range append([]*collection.Set{ch.Full}, ch.Incs...) {
+			for _, name := range set.Volumes {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
 
 func mountCommand() *cli.Command {
 	return &cli.Command{
@@ -28,11 +61,19 @@ func mountCommand() *cli.Command {
 		ArgsUsage: "URL MOUNTPOINT",
 		Description: "The mount point holds one directory per backup (its time in UTC) and a \"latest\" symlink.\n" +
 			"Listing never downloads a volume; reading a file fetches the volumes that hold it into the\n" +
-			"cache. Runs in the foreground; Ctrl-C, SIGTERM or `fusermount3 -u MOUNTPOINT` unmounts.",
+			"cache. Runs in the foreground; Ctrl-C, SIGTERM or `fusermount3 -u MOUNTPOINT` unmounts.\n\n" +
+			"On cold storage (pca://, or a multi:// with a pca:// store), listing never waits either. A\n" +
+			"read of a file whose volumes are sealed asks for all of them in one batch, waits up to\n" +
+			"--unseal-wait, then fails with EAGAIN (\"Resource temporarily unavailable\"): run the same\n" +
+			"cp again once they are ready, or `dupfs unseal` first. `getfattr -n user.dupfs.state FILE`\n" +
+			"says cached, ready, sealed or unsealing (with the ETA); MOUNTPOINT/.dupfs-status lists\n" +
+			"the volumes being unsealed.",
 		Flags: append(targetFlags(),
 			&cli.StringFlag{Name: "cache-dir", Usage: "where fetched file data is kept (default ~/.cache/dupfs/<md5 of URL>)"},
 			&cli.StringFlag{Name: "cache-size", Usage: "upper bound of the cache, e.g. 500M, 20G", Value: "2G"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users use the mount (the kernel still checks the stored permissions)"},
+			&cli.DurationFlag{Name: "unseal-wait", Usage: "cold storage: how long a read of a file whose volumes are sealed waits for them (after asking for all of them) before failing with EAGAIN; 0 fails at once", Value: 10 * time.Second},
+			unsealPollFlag(),
 		),
 		Action: runMount,
 	}
@@ -76,6 +117,17 @@ func runMount(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	cold, isCold := backends.AsCold(r.Backend())
+	if isCold {
+		// Listing needs the manifests and signatures: unseal those the
+		// archive dir lacks (a first mount on pure pca://), and wait.
+		show := newUnsealProgress(level)
+		err := unseal.Wait(c.Context, cold, unseal.Metadata(r), c.Duration("unseal-poll"), show.update)
+		show.done()
+		if err != nil {
+			return err
+		}
+	}
 	pts := points.List(r.Collection)
 	if len(pts) == 0 {
 		return fmt.Errorf("%s holds no complete backup", all.Redact(url))
@@ -94,7 +146,18 @@ func runMount(c *cli.Context) error {
 	for _, ch := range r.Collection.Chains {
 		for _, p := range pts {
 			if p.Chain == ch && p.Time.Equal(ch.End()) {
-				if _, err := src.Tree(c.Context, p); err != nil {
+				_, err := src.Tree(c.Context, p)
+				var se *backends.SealedError
+				if isCold && errors.As(err, &se) {
+					// A chain duplicity wrote: its size index is built
+					// once from every volume, which must be unsealed.
+					prog.done()
+					err = unsealChain(c, level, r, cold, ch)
+					if err == nil {
+						_, err = src.Tree(c.Context, p)
+					}
+				}
+				if err != nil {
 					prog.done()
 					return err
 				}
@@ -113,6 +176,18 @@ func runMount(c *cli.Context) error {
 		}
 	}
 	fsys := fusefs.New(src, data, pts)
+	if isCold {
+		t := unseal.NewTracker(cold, c.Duration("unseal-poll"), log.Printf)
+		defer t.Close()
+		go func() {
+			// What is sealed, learnt once in the background: the state
+			// xattr answers from this, never from the network.
+			if err := t.Learn(c.Context, allVolumes(r)); err != nil && c.Context.Err() == nil {
+				log.Printf("dupfs: seal states: %v", err)
+			}
+		}()
+		fsys.SetCold(&fusefs.Cold{Tracker: t, Wait: c.Duration("unseal-wait")})
+	}
 	long := time.Hour
 	server, err := fs.Mount(mnt, fsys.Root(), &fs.Options{
 		EntryTimeout:    &long,
@@ -131,6 +206,9 @@ func runMount(c *cli.Context) error {
 		return fmt.Errorf("mount %s: %w", mnt, err)
 	}
 	fmt.Fprintf(os.Stderr, "dupfs: %s mounted on %s (%d points in time, latest %s)\n", all.Redact(url), mnt, len(pts), pts[len(pts)-1].Name())
+	if isCold {
+		fmt.Fprintf(os.Stderr, "dupfs: cold storage: reads of sealed files ask for their volumes, wait %s, then fail with EAGAIN; see %s\n", c.Duration("unseal-wait"), filepath.Join(mnt, fusefs.StatusFile))
+	}
 	fmt.Fprintf(os.Stderr, "dupfs: unmount with Ctrl-C or: fusermount3 -u %s\n", mnt)
 	go func() {
 		<-c.Context.Done()

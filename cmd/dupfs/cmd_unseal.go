@@ -143,10 +143,12 @@ func (u *unsealProgress) update(rep unseal.Report) {
 		fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
 		return
 	}
-	if line != u.last && u.level >= levelNotice {
+	// Without a terminal (cron), a line only when the counts change.
+	key := fmt.Sprint(rep.Ready, rep.Unsealing, rep.Sealed)
+	if key != u.last && u.level >= levelNotice {
 		fmt.Fprintln(os.Stderr, "dupfs: "+line)
 	}
-	u.last = line
+	u.last = key
 }
 
 func (u *unsealProgress) done() { u.p.done() }

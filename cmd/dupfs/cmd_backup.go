@@ -12,6 +12,9 @@ import (
 
 	"dupfs/archive/crypt"
 	"dupfs/archive/timespec"
+	"dupfs/backends"
+	"dupfs/repo"
+	"dupfs/unseal"
 	"dupfs/writer"
 	"dupfs/writer/selection"
 )
@@ -31,6 +34,7 @@ func backupCommand(name, usage string, full, inc bool) *cli.Command {
 	flags := append(targetFlags(),
 		&cli.StringFlag{Name: "full-if-older-than", Usage: "make a full backup when the last full is older than this (e.g. 30D)"},
 		&cli.IntFlag{Name: "volsize", Usage: "volume size in MiB", Value: 200},
+		unsealPollFlag(),
 		&cli.IntFlag{Name: "max-blocksize", Usage: "largest librsync signature block, in bytes", Value: 2048},
 		&cli.StringSliceFlag{Name: "encrypt-key-file", Usage: "armored public key (gpg --export --armor) to encrypt to; repeatable", EnvVars: []string{"DUPFS_ENCRYPT_KEY_FILE"}},
 		&cli.StringSliceFlag{Name: "hidden-encrypt-key-file", Usage: "as --encrypt-key-file, without the key id in the files (gpg --hidden-recipient)"},
@@ -99,6 +103,22 @@ func runBackup(c *cli.Context, full, inc bool, rules []selection.Rule) error {
 		return err
 	}
 	defer b.Close()
+	if cold, ok := backends.AsCold(b); ok {
+		// An incremental reads the chain's manifests and signatures: with
+		// the archive dir lost, on a store where they are sealed, they
+		// are unsealed first (one batch), and waited for.
+		r, err := repo.Open(c.Context, b, ropts)
+		if err != nil {
+			return err
+		}
+		level, _ := verbosity(c)
+		show := newUnsealProgress(level)
+		err = unseal.Wait(c.Context, cold, unseal.Metadata(r), c.Duration("unseal-poll"), show.update)
+		show.done()
+		if err != nil {
+			return err
+		}
+	}
 	host, _ := os.Hostname()
 	prog := newProgress("backing up")
 	st, err := writer.Backup(c.Context, b, ropts, writer.Options{

@@ -45,16 +45,25 @@ func (f *FS) unsealFor(ctx context.Context, what string, p *points.Point, n *poi
 	if len(missing) == 0 {
 		return 0
 	}
-	known, _ := f.cold.Tracker.Known(missing)
-	ready := true
-	for _, s := range known {
-		ready = ready && s.State == backends.Unsealed
+	ready := func() bool {
+		known, _ := f.cold.Tracker.Known(missing)
+		for _, s := range known {
+			if s.State != backends.Unsealed {
+				return false
+			}
+		}
+		return true
 	}
-	if ready {
+	if ready() {
 		return 0
 	}
 	if err := f.cold.Tracker.Request(ctx, missing); err != nil {
 		return f.errno(what, err)
+	}
+	// The request learned the states: volumes unsealed before (dupfs
+	// unseal, another mount) are readable now, whatever --unseal-wait.
+	if ready() {
+		return 0
 	}
 	if f.cold.Wait > 0 && f.cold.Tracker.WaitReady(ctx, missing, f.cold.Wait) {
 		return 0

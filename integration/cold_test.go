@@ -368,6 +368,9 @@ func TestMultiDupfsWrites(t *testing.T) {
 	for k := range o.times {
 		t.Run(fmt.Sprintf("point-%d", k), func(t *testing.T) {
 			t.Run("duplicity", func(t *testing.T) {
+				if k != len(o.times)-1 {
+					t.Skip("duplicity restores the latest point only (it reads both sets); keeps the suite short")
+				}
 				o.proxy.Reseal()
 				i := o.log.len()
 				o.duplicityRestore(t, k)

@@ -286,6 +286,20 @@ func TestPCAPolicyAndPrefix(t *testing.T) {
 			t.Errorf("objects outside the prefix: %q", names)
 		}
 		r.dupfsRestore(t, 0, "", "--unseal-poll", "200ms")
+
+		// An incremental from a machine without the archive dir: the
+		// sealed signatures and manifest are unsealed first.
+		p.Reseal()
+		if err := os.WriteFile(filepath.Join(r.src, "g.txt"), []byte("added later\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r.snapshot(t)
+		r.dupfsCache = filepath.Join(t.TempDir(), "new-machine")
+		r.dupfsBackup(t, "--unseal-poll", "200ms")
+		if names := objects(t, srv, c, "nightly/home/duplicity-inc."); len(names) == 0 {
+			t.Error("the second backup was not an incremental")
+		}
+		r.dupfsRestore(t, 1, "", "--unseal-poll", "200ms")
 	})
 }
 

@@ -105,8 +105,9 @@ func testMountChain(t *testing.T, byDupfs bool, mode writerMode) {
 	}
 }
 
-// checkRoot checks the root: one directory per set and "latest".
-func checkRoot(t *testing.T, m *Mounted, times []string) {
+// checkRoot checks the root: one directory per set, "latest", and the
+// extra entries given (the status file of a mount over cold storage).
+func checkRoot(t *testing.T, m *Mounted, times []string, extra ...string) {
 	t.Helper()
 	ents, err := os.ReadDir(m.Dir)
 	if err != nil {
@@ -119,7 +120,7 @@ func checkRoot(t *testing.T, m *Mounted, times []string) {
 	for _, when := range times {
 		want = append(want, pointName(t, when))
 	}
-	want = append(want, "latest")
+	want = append(append(want, "latest"), extra...)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("mount root lists %q, want %q", got, want)

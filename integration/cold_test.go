@@ -593,3 +593,34 @@ func TestColdMount(t *testing.T) {
 		}
 	})
 }
+
+// TestPCADuplicity: plain pca:// (no multi) both ways with the real
+// duplicity and its own pca backend: dupfs writes and duplicity restores,
+// duplicity writes and dupfs restores, each from an empty archive dir and
+// with everything sealed.
+func TestPCADuplicity(t *testing.T) {
+	t.Parallel()
+	NeedTools(t)
+	srv := startSwift(t)
+	p := srv.SealProxy(t, time.Second)
+	vars := append(append(p.PCAEnv(), "PASSPHRASE="+keyPassphrase), saio.ScaledSleepEnv(t, 0)...)
+
+	t.Run("dupfs-writes", func(t *testing.T) {
+		c := saio.ContainerName(t)
+		r := newRemote(t, srv, "pca://"+c, c, "", vars)
+		writeColdSource(t, r.src)
+		r.snapshot(t)
+		r.dupfsBackup(t)
+		p.Reseal()
+		r.duplicityRestore(t, 0)
+	})
+	t.Run("duplicity-writes", func(t *testing.T) {
+		c := saio.ContainerName(t)
+		r := newRemote(t, srv, "pca://"+c, c, "", vars)
+		writeColdSource(t, r.src)
+		r.snapshot(t)
+		r.duplicityBackup(t, true)
+		p.Reseal()
+		r.dupfsRestore(t, 0, "", "--unseal-poll", "200ms")
+	})
+}

@@ -81,12 +81,20 @@ func OpenWith(ctx context.Context, rawURL string, o Options) (backends.Backend, 
 			return OpenWith(ctx, raw, so)
 		}, o.Warn)
 	}
-	b, err := e.open(ctx, u, o.Env)
+	var b backends.Backend
+	open := func() (err error) {
+		b, err = e.open(ctx, u, o.Env)
+		return err
+	}
+	if !e.remote {
+		err = open()
+	} else if err = retry.Do(ctx, o.Retry, "open "+Redact(rawURL), open); err == nil {
+		// Network stores retry their opening (a login answered 503) and
+		// every call after it.
+		b = retry.New(b, o.Retry)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if e.remote {
-		b = retry.New(b, o.Retry)
 	}
 	return b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
@@ -12,8 +13,9 @@ import (
 
 	"dupfs/backends"
 	"dupfs/backends/all"
-	"dupfs/backends/pca"
+	"dupfs/backends/backendtest"
 	"dupfs/backends/retry"
+	"dupfs/backends/swift"
 	"dupfs/integration/saio"
 )
 
@@ -167,85 +169,56 @@ func TestSwiftRetries(t *testing.T) {
 	}
 }
 
-// PCA through the sealing proxy: written objects are sealed, Open says so
-// (with when), one Unseal batch asks for each sealed one once, States
-// follow them to unsealed, and then they read.
-func TestPCAStore(t *testing.T) {
-	ctx := context.Background()
+// The conformance suite on a real Swift with listings paged two by two,
+// through the registry (so behind the retry layer), each store under its
+// own prefix.
+func TestSuiteRealSwift(t *testing.T) {
 	srv := saio.Start(t, saio.Options{ListingLimit: 2})
-	p := srv.SealProxy(t, 2*time.Second)
 	c := saio.ContainerName(t)
-	b := open(t, "pca://"+c+"/pre", p.PCAEnv(), 1)
-	cold, ok := backends.AsCold(b)
-	if !ok {
-		t.Fatal("pca:// has no cold tier")
-	}
-	files := []string{"v1", "v2", "v3"}
-	for _, n := range files {
-		if err := b.Save(ctx, n, strings.NewReader("data "+n), int64(len("data "+n))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st, err := cold.States(ctx, append(files, "nope"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st) != 3 || st["v1"].State != backends.Sealed {
-		t.Fatalf("States = %v, want 3 sealed", st)
-	}
-	_, err = b.Open(ctx, "v1")
-	var se *backends.SealedError
-	if !errors.As(err, &se) || se.ReadyAt.IsZero() {
-		t.Fatalf("Open of a sealed object = %v, want a SealedError with a time", err)
-	}
-	st, err = cold.Unseal(ctx, files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range files {
-		if st[n].State != backends.Unsealing || st[n].ReadyAt.IsZero() {
-			t.Errorf("%s after Unseal: %+v, want unsealing with a time", n, st[n])
-		}
-	}
-	if u := p.Stats().Unseals; u != 3 {
-		t.Errorf("%d unseals started, want 3 (v1 by its Open, v2 and v3 by the batch)", u)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, err = cold.States(ctx, files)
+	n := 0
+	backendtest.RunSuite(t, func() backends.Backend {
+		n++
+		b, err := all.OpenWith(context.Background(), fmt.Sprintf("swift://%s/run%d", c, n), all.Options{Env: envOf(srv.Env())})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st["v1"].State == backends.Unsealed && st["v2"].State == backends.Unsealed && st["v3"].State == backends.Unsealed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not unsealed after 20s: %v", st)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return b
+	})
+}
+
+// A read resumed after the object was replaced is refused, not spliced;
+// one resumed on the same object goes on from its offset.
+func TestResumeChecksVersion(t *testing.T) {
+	ctx := context.Background()
+	srv := saio.Start(t, saio.Options{})
+	c := saio.ContainerName(t)
+	b := open(t, "swift://"+c, srv.Env(), 0)
+	if err := b.Save(ctx, "f", strings.NewReader("first version"), 13); err != nil {
+		t.Fatal(err)
 	}
-	rc, err := b.Open(ctx, "v2")
+	raw := b.(backends.Unwrapper).Unwrap().(*swift.Backend)
+	rc, err := raw.Open(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	v := rc.(interface{ Version() string }).Version()
+	if v == "" {
+		t.Fatal("no version (ETag)")
+	}
+	rc, err = raw.OpenFrom(ctx, "f", 6, v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := io.ReadAll(rc)
 	rc.Close()
-	if string(got) != "data v2" {
-		t.Errorf("read %q", got)
+	if string(got) != "version" {
+		t.Errorf("read from 6: %q", got)
 	}
-	if _, err := b.Open(ctx, "missing"); !errors.Is(err, backends.ErrNotExist) {
-		t.Errorf("Open(missing) = %v, want ErrNotExist", err)
+	if err := b.Save(ctx, "f", strings.NewReader("second version"), 14); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// An existing container in another policy is refused, by name.
-func TestPCARefusesOtherPolicy(t *testing.T) {
-	srv := saio.Start(t, saio.Options{})
-	p := srv.SealProxy(t, time.Second)
-	c := saio.ContainerName(t)
-	open(t, "swift://"+c, srv.Env(), 0).Save(context.Background(), "f", strings.NewReader("x"), 1)
-	_, err := all.OpenWith(context.Background(), "pca://"+c, all.Options{Env: envOf(p.PCAEnv())})
-	if err == nil || !strings.Contains(err.Error(), c) || !strings.Contains(err.Error(), pca.Policy) {
-		t.Fatalf("pca:// over a Policy-0 container = %v, want a refusal naming it", err)
+	if _, err := raw.OpenFrom(ctx, "f", 6, v); err == nil || !backends.IsPermanent(err) {
+		t.Errorf("resume on a replaced object = %v, want a permanent refusal", err)
 	}
 }

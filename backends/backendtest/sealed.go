@@ -5,26 +5,36 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
 	"dupfs/backends"
 )
 
-// Sealed is a fake cold store over any backend: files it is told to seal
-// (Seal, or every Save with SealOnSave) read only after an Unseal and a
-// delay, as OVH's PCA behaves. Its clock is real time.
+// Sealed is a fake cold store over any backend, behaving as OVH's PCA:
+// files it is told to seal (Seal, or every Save with SealOnSave) list and
+// stat as usual, but Open fails with a *backends.SealedError until an
+// Unseal (or an Open, as a PCA GET does) has started their unseal and
+// Delay has passed. Files it never sealed are plain readable files, as in
+// a hot store.
+//
+// Its clock is Now (time.Now when nil): tests may move time by hand.
+// Counters are read with Counts or Stats; the exported maps and ints are
+// written under its lock.
 type Sealed struct {
 	backends.Backend
 	Delay      time.Duration
 	SealOnSave bool
+	Now        func() time.Time // nil: time.Now
 
-	mu      sync.Mutex
-	ready   map[string]time.Time // sealed: absent from ready but in sealed
-	sealed  map[string]bool
-	Batches int            // Unseal calls that asked for something
-	Asked   map[string]int // unseal requests per name
-	Opens   map[string]int // Open calls per name
+	mu          sync.Mutex
+	ready       map[string]time.Time // when an asked-for file is readable
+	sealed      map[string]bool      // files this store keeps cold
+	UnsealCalls int                  // Unseal calls, even those asking for nothing
+	Batches     int                  // Unseal calls that asked for something
+	Asked       map[string]int       // unseal requests per name (Unseal and Open)
+	Opens       map[string]int       // Open calls per name
 }
 
 var (
@@ -32,7 +42,9 @@ var (
 	_ backends.Unwrapper = (*Sealed)(nil)
 )
 
-// NewSealed wraps b; nothing is sealed until Seal or a Save.
+// NewSealed wraps b; nothing is sealed until Seal or a Save with
+// SealOnSave. To start with the files already in b sealed, call Seal
+// with no names.
 func NewSealed(b backends.Backend, delay time.Duration) *Sealed {
 	return &Sealed{Backend: b, Delay: delay, ready: map[string]time.Time{}, sealed: map[string]bool{}, Asked: map[string]int{}, Opens: map[string]int{}}
 }
@@ -40,7 +52,15 @@ func NewSealed(b backends.Backend, delay time.Duration) *Sealed {
 // Unwrap returns the wrapped store.
 func (s *Sealed) Unwrap() backends.Backend { return s.Backend }
 
-// Seal seals names (every listed file when none are given).
+func (s *Sealed) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Seal seals names (every listed file when none are given); a file that
+// was unsealing or unsealed must be asked for again.
 func (s *Sealed) Seal(ctx context.Context, names ...string) error {
 	if len(names) == 0 {
 		l, err := s.Backend.List(ctx)
@@ -60,6 +80,14 @@ func (s *Sealed) Seal(ctx context.Context, names ...string) error {
 	return nil
 }
 
+// Reseal puts every file this store ever sealed back in the archive, as
+// PCA does some time after an unseal: all must be asked for again.
+func (s *Sealed) Reseal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.ready)
+}
+
 func (s *Sealed) stateLocked(name string) backends.ColdState {
 	if !s.sealed[name] {
 		return backends.ColdState{State: backends.Unsealed}
@@ -68,10 +96,17 @@ func (s *Sealed) stateLocked(name string) backends.ColdState {
 	switch {
 	case !ok:
 		return backends.ColdState{State: backends.Sealed}
-	case time.Now().Before(at):
+	case s.now().Before(at):
 		return backends.ColdState{State: backends.Unsealing, ReadyAt: at}
 	}
 	return backends.ColdState{State: backends.Unsealed}
+}
+
+// State reports where one file stands, whether or not the store holds it.
+func (s *Sealed) State(name string) backends.ColdState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stateLocked(name)
 }
 
 // States reports the named files the store holds.
@@ -95,13 +130,15 @@ func (s *Sealed) States(ctx context.Context, names []string) (map[string]backend
 	return out, nil
 }
 
-// Unseal starts the unseal of the sealed ones of names.
+// Unseal starts the unseal of the sealed ones of names, all in one batch,
+// and returns the states of those the store holds.
 func (s *Sealed) Unseal(ctx context.Context, names []string) (map[string]backends.ColdState, error) {
 	s.mu.Lock()
+	s.UnsealCalls++
 	asked := false
 	for _, n := range names {
 		if s.stateLocked(n).State == backends.Sealed {
-			s.ready[n] = time.Now().Add(s.Delay)
+			s.ready[n] = s.now().Add(s.Delay)
 			s.Asked[n]++
 			asked = true
 		}
@@ -120,7 +157,7 @@ func (s *Sealed) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	s.Opens[name]++
 	st := s.stateLocked(name)
 	if st.State == backends.Sealed {
-		s.ready[name] = time.Now().Add(s.Delay)
+		s.ready[name] = s.now().Add(s.Delay)
 		s.Asked[name]++
 		st = s.stateLocked(name)
 	}
@@ -144,14 +181,19 @@ func (s *Sealed) Save(ctx context.Context, name string, r io.ReadSeeker, size in
 
 // Counts returns a copy of the counters.
 func (s *Sealed) Counts() (batches int, asked, opens map[string]int) {
+	st := s.Stats()
+	return st.Batches, st.Asked, st.Opens
+}
+
+// SealedStats is a snapshot of a Sealed store's counters.
+type SealedStats struct {
+	UnsealCalls, Batches int
+	Asked, Opens         map[string]int // per name
+}
+
+// Stats returns a copy of the counters.
+func (s *Sealed) Stats() SealedStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	asked, opens = map[string]int{}, map[string]int{}
-	for k, v := range s.Asked {
-		asked[k] = v
-	}
-	for k, v := range s.Opens {
-		opens[k] = v
-	}
-	return s.Batches, asked, opens
+	return SealedStats{UnsealCalls: s.UnsealCalls, Batches: s.Batches, Asked: maps.Clone(s.Asked), Opens: maps.Clone(s.Opens)}
 }

@@ -21,6 +21,7 @@ type Tracker struct {
 	mu        sync.Mutex
 	known     map[string]backends.ColdState
 	requested map[string]time.Time // when this mount asked for the unseal
+	readyAt   map[string]time.Time // when a requested file was first seen readable
 	changed   chan struct{}        // closed and replaced at each update
 	wake      chan struct{}
 	stop      context.CancelFunc
@@ -32,7 +33,7 @@ func NewTracker(cold backends.Cold, interval time.Duration, logf func(string, ..
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Tracker{
 		cold: cold, interval: interval, logf: logf,
-		known: map[string]backends.ColdState{}, requested: map[string]time.Time{},
+		known: map[string]backends.ColdState{}, requested: map[string]time.Time{}, readyAt: map[string]time.Time{},
 		changed: make(chan struct{}), wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}),
 	}
 	go t.poll(ctx)
@@ -66,6 +67,13 @@ func (t *Tracker) record(names []string, st map[string]backends.ColdState) {
 			s = backends.ColdState{State: backends.Unsealed}
 		}
 		t.known[n] = s
+		if _, asked := t.requested[n]; asked && s.State == backends.Unsealed {
+			if _, ok := t.readyAt[n]; !ok {
+				t.readyAt[n] = time.Now()
+			}
+		} else {
+			delete(t.readyAt, n)
+		}
 	}
 	close(t.changed)
 	t.changed = make(chan struct{})
@@ -165,51 +173,99 @@ func (t *Tracker) WaitReady(ctx context.Context, names []string, max time.Durati
 	}
 }
 
-// Pending lists the files asked for that are not readable yet, and those
-// that became readable since, by name.
+// keepReadable is how long a file asked for stays in Pending once it is
+// readable, so that the status file shows what recently came back.
+var keepReadable = time.Hour
+
+// Pending lists, by name, the files asked for that are not readable yet,
+// and those that became readable within the last hour.
 func (t *Tracker) Pending() []State {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now := time.Now()
 	out := make([]State, 0, len(t.requested))
 	for n := range t.requested {
+		if at, ok := t.readyAt[n]; ok && now.Sub(at) > keepReadable {
+			delete(t.requested, n)
+			delete(t.readyAt, n)
+			continue
+		}
 		out = append(out, State{File: File{Name: n}, ColdState: t.known[n]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
+// readyMargin is how long after an unsealing file's ETA the tracker asks
+// again; minPollGap bounds how often it asks when ETAs are near.
+const (
+	readyMargin = 100 * time.Millisecond
+	minPollGap  = 500 * time.Millisecond
+)
+
+// waiting lists the files asked for that are not known readable, and the
+// soonest of their ETAs that was still ahead at the last poll (zero if
+// none): an ETA already passed then is stale and not worth a faster poll.
+func (t *Tracker) waiting(last time.Time) (names []string, soonest time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for n := range t.requested {
+		s := t.known[n]
+		if s.State == backends.Unsealed {
+			continue
+		}
+		names = append(names, n)
+		if s.State == backends.Unsealing && s.ReadyAt.After(last) && (soonest.IsZero() || s.ReadyAt.Before(soonest)) {
+			soonest = s.ReadyAt
+		}
+	}
+	return names, soonest
+}
+
+// poll refreshes the states of the files asked for while some are not
+// readable: every interval, or sooner when one is due to be ready, so a
+// read waiting --unseal-wait sees it as soon as the store does. With
+// nothing pending it sleeps until the next request.
 func (t *Tracker) poll(ctx context.Context) {
 	defer close(t.done)
+	last := time.Now()
 	for {
-		var waiting []string
-		t.mu.Lock()
-		for n := range t.requested {
-			if t.known[n].State != backends.Unsealed {
-				waiting = append(waiting, n)
-			}
-		}
-		t.mu.Unlock()
-		if len(waiting) > 0 {
-			if err := t.Learn(ctx, waiting); err != nil && ctx.Err() == nil && t.logf != nil {
-				t.logf("dupfs: seal states: %v", err)
-			}
-		}
+		waiting, soonest := t.waiting(last)
 		var tick <-chan time.Time
+		var timer *time.Timer
 		if len(waiting) > 0 {
-			tick = time.After(t.interval)
+			due := last.Add(t.interval)
+			if !soonest.IsZero() && soonest.Add(readyMargin).Before(due) {
+				due = soonest.Add(readyMargin)
+				if earliest := last.Add(min(t.interval, minPollGap)); due.Before(earliest) {
+					due = earliest
+				}
+			}
+			timer = time.NewTimer(time.Until(due))
+			tick = timer.C
 		}
 		select {
 		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
 			return
 		case <-t.wake:
-			// A new request: its states were just recorded; poll from
-			// the next interval.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(t.interval):
+			// A request (or a read that found a volume sealed) has
+			// just learnt its files' states: when it starts a pending
+			// period, the next poll is an interval (or an ETA) away.
+			if timer != nil {
+				timer.Stop()
 			}
+			if len(waiting) == 0 {
+				last = time.Now()
+			}
+			continue
 		case <-tick:
 		}
+		if err := t.Learn(ctx, waiting); err != nil && ctx.Err() == nil && t.logf != nil {
+			t.logf("dupfs: seal states: %v", err)
+		}
+		last = time.Now()
 	}
 }

@@ -56,3 +56,58 @@ func TestTracker(t *testing.T) {
 		t.Errorf("Pending after = %+v, want both readable", p)
 	}
 }
+
+// A read's wait sees its volumes ready at their ETA, not at the next
+// (hourly here) poll; with nothing pending the tracker asks nothing.
+func TestTrackerPollsAtETA(t *testing.T) {
+	ctx := context.Background()
+	store := file.New(t.TempDir())
+	if err := store.Save(ctx, "v1", strings.NewReader("v1"), 2); err != nil {
+		t.Fatal(err)
+	}
+	s := backendtest.NewSealed(store, 150*time.Millisecond)
+	s.Seal(ctx)
+	tr := unseal.NewTracker(s, time.Hour, nil)
+	defer tr.Close()
+	if err := tr.Request(ctx, []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if !tr.WaitReady(ctx, []string{"v1"}, 5*time.Second) {
+		t.Fatal("not ready within 5s of a 150ms unseal, with an hourly poll")
+	}
+	if took := time.Since(start); took < 100*time.Millisecond || took > 3*time.Second {
+		t.Errorf("ready after %v, want it soon after the 150ms ETA", took)
+	}
+	// Readable: no more polling.
+	calls := s.Stats()
+	time.Sleep(300 * time.Millisecond)
+	if after := s.Stats(); after.UnsealCalls != calls.UnsealCalls {
+		t.Errorf("unseal calls went from %d to %d with nothing pending", calls.UnsealCalls, after.UnsealCalls)
+	}
+}
+
+// A cancelled read stops waiting at once.
+func TestTrackerWaitCancel(t *testing.T) {
+	ctx := context.Background()
+	store := file.New(t.TempDir())
+	if err := store.Save(ctx, "v1", strings.NewReader("v1"), 2); err != nil {
+		t.Fatal(err)
+	}
+	s := backendtest.NewSealed(store, time.Hour)
+	s.Seal(ctx)
+	tr := unseal.NewTracker(s, 10*time.Millisecond, nil)
+	defer tr.Close()
+	if err := tr.Request(ctx, []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	if tr.WaitReady(cctx, []string{"v1"}, time.Minute) {
+		t.Fatal("ready?")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a cancelled wait returned after %v", took)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,4 +165,124 @@ func TestWaitCancel(t *testing.T) {
 		t.Fatalf("Wait = %v, want the deadline", err)
 	}
 	_ = r
+}
+
+// Mixed states: only the sealed files are asked for, in one batch; files
+// unsealing are not asked again; files the cold store does not hold count
+// as readable. Wait polls until all are readable, with the counts, bytes
+// and latest ETA in each report. Time is the fake's clock, moved by the
+// progress callback: an hour's unseal in three polls.
+func TestWaitMixedStates(t *testing.T) {
+	ctx := context.Background()
+	store := file.New(t.TempDir())
+	sizes := map[string]int64{"hot": 10, "sealed1": 100, "sealed2": 1000, "unsealing": 10000}
+	for n, size := range sizes {
+		if err := store.Save(ctx, n, strings.NewReader(strings.Repeat("x", int(size))), size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	s := backendtest.NewSealed(store, time.Hour)
+	s.Now = func() time.Time { return now } // moved only by the callback, on this goroutine
+	s.Seal(ctx, "sealed1", "sealed2", "unsealing")
+	if _, err := s.Unseal(ctx, []string{"unsealing"}); err != nil { // asked earlier, by someone else
+		t.Fatal(err)
+	}
+	now = now.Add(30 * time.Minute)
+	var files []unseal.File
+	for _, n := range []string{"hot", "sealed1", "sealed2", "unsealing", "elsewhere"} {
+		files = append(files, unseal.File{Name: n, Size: sizes[n]})
+	}
+
+	rep, err := unseal.Check(ctx, s, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ready != 2 || rep.Sealed != 2 || rep.Unsealing != 1 || rep.Bytes != 11110 || rep.ReadyBytes != 10 || rep.Done() {
+		t.Fatalf("Check = %+v", rep)
+	}
+	if st := s.Stats(); st.Batches != 1 {
+		t.Fatalf("Check asked for an unseal: %+v", st)
+	}
+
+	var reports []unseal.Report
+	err = unseal.Wait(ctx, s, files, time.Millisecond, func(r unseal.Report) {
+		reports = append(reports, r)
+		now = now.Add(20 * time.Minute)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.Batches != 2 || st.Asked["sealed1"] != 1 || st.Asked["sealed2"] != 1 || st.Asked["unsealing"] != 1 {
+		t.Errorf("stats %+v: want one more batch, for sealed1 and sealed2 only", st)
+	}
+	first := reports[0]
+	wantETA := time.Date(2026, 11, 23, 1, 30, 0, 0, time.UTC) // asked at 00:30, an hour's delay
+	if first.Requested != 2 || first.Sealed != 0 || first.Unsealing != 3 || !first.ETA.Equal(wantETA) {
+		t.Errorf("first report %+v: want 2 asked for, 3 unsealing, ETA %v", first, wantETA)
+	}
+	// Asked at 00:30; polls at 00:50 (nothing new), 01:10 (the file asked
+	// for at 00:00 is ready) and 01:30 (all ready).
+	if n := len(reports); n != 4 {
+		t.Errorf("%d reports, want 4 (the request, then 3 polls): %+v", n, reports)
+	}
+	last := reports[len(reports)-1]
+	if !last.Done() || last.Ready != 5 || last.ReadyBytes != 11110 || !last.ETA.IsZero() {
+		t.Errorf("last report %+v: want all 5 readable", last)
+	}
+	if mid := reports[2]; mid.Ready != 3 || mid.Unsealing != 2 {
+		t.Errorf("report at 01:10 %+v: want the file asked for at 00:00 ready, two still unsealing", mid)
+	}
+	for i, f := range last.Files {
+		if i > 0 && last.Files[i-1].Name >= f.Name {
+			t.Errorf("files not sorted by name: %v", last.Files)
+		}
+	}
+}
+
+// A file sealed again while waiting is asked for again, in its own batch.
+func TestWaitResealed(t *testing.T) {
+	ctx := context.Background()
+	store := file.New(t.TempDir())
+	if err := store.Save(ctx, "v", strings.NewReader("v"), 1); err != nil {
+		t.Fatal(err)
+	}
+	s := backendtest.NewSealed(store, 100*time.Millisecond)
+	s.Seal(ctx)
+	resealed := false
+	err := unseal.Wait(ctx, s, []unseal.File{{Name: "v", Size: 1}}, 20*time.Millisecond, func(r unseal.Report) {
+		if !resealed && r.Unsealing == 1 {
+			resealed = true
+			s.Reseal()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Batches != 2 || st.Asked["v"] != 2 {
+		t.Errorf("stats %+v: want v asked for twice, in two batches", st)
+	}
+}
+
+// A restore that skips the unseal fails on the first sealed volume, and
+// says which and when it will be ready (what restore -> unseal first
+// avoids).
+func TestRestoreWithoutUnsealNamesTheVolume(t *testing.T) {
+	ctx := context.Background()
+	target := backup(t)
+	r, s := sealedRepo(t, target, 0)
+	// Unseal all (the manifests are then read into the archive dir) and
+	// seal it all again: the volumes are cold, the metadata local.
+	if _, err := unseal.Prepare(ctx, r, s, time.Now(), "", time.Millisecond, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Reseal()
+	s.Delay = time.Hour
+	_, err := restore.Run(ctx, r, restore.Options{Time: time.Now(), Dest: filepath.Join(t.TempDir(), "out")})
+	var se *backends.SealedError
+	if !errors.As(err, &se) || !strings.Contains(se.Name, "difftar") {
+		t.Fatalf("restore of sealed volumes: %v, want a SealedError naming a volume", err)
+	}
+	t.Log(err)
 }

@@ -32,12 +32,24 @@ type Cold struct {
 	Wait    time.Duration
 }
 
-// SetCold turns on cold-storage reads; call it before mounting.
-func (f *FS) SetCold(c *Cold) { f.cold = c }
+// SetCold turns on cold-storage reads; call it before mounting. Volumes
+// are then read ahead only once known readable.
+func (f *FS) SetCold(c *Cold) {
+	f.cold = c
+	if f.data != nil {
+		f.data.ReadAheadOK = func(volume string) bool {
+			known, _ := c.Tracker.Known([]string{volume})
+			return known[volume].State == backends.Unsealed
+		}
+	}
+}
 
 // unsealFor makes the volumes n needs at p readable, or fails with
 // SealedErrno after the wait.
 func (f *FS) unsealFor(ctx context.Context, what string, p *points.Point, n *points.Node) syscall.Errno {
+	if f.data.Cached(ctx, p, n) {
+		return 0 // its content is in the cache, whatever its volumes
+	}
 	_, missing, err := f.data.Volumes(ctx, p, n)
 	if err != nil {
 		return f.errno(what, err)

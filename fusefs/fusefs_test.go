@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"dupfs/backends"
 	"dupfs/points"
 	"dupfs/repo"
 )
@@ -23,6 +24,7 @@ func TestErrno(t *testing.T) {
 		{context.Canceled, syscall.EINTR, ""},
 		{fmt.Errorf("read: %w", &repo.VolumeError{Name: "duplicity-full.X.vol3.difftar.gpg", Err: repo.ErrMissingVolume}), syscall.EIO, "vol3"},
 		{points.ErrNotRegular, syscall.EIO, "not a regular file"},
+		{fmt.Errorf("fetch: %w", &backends.SealedError{Name: "cold_duplicity-full.X.vol2.difftar.gpg", State: backends.Unsealing}), syscall.EAGAIN, "vol2.difftar.gpg is unsealing"},
 	}
 	for _, tc := range tests {
 		var log strings.Builder

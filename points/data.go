@@ -62,6 +62,10 @@ type Data struct {
 	// OnFetch, when set, is told of each volume fetched from the target,
 	// once it is in the cache (err nil) or has failed.
 	OnFetch func(volume string, err error)
+	// ReadAheadOK, when set, says whether a volume may be fetched ahead
+	// of need. On cold storage only volumes known readable may: opening
+	// a sealed one would ask for an unseal nobody asked for.
+	ReadAheadOK func(volume string) bool
 }
 
 // NewData reads src's files through c.
@@ -266,7 +270,8 @@ func (d *Data) readAhead(needs []need) {
 			continue
 		}
 		next := m.Volumes[i]
-		if nextName, _ := d.src.r.VolumeName(nd.set, next.Number); d.c.Has(volumeKey(nextName)) {
+		nextName, _ := d.src.r.VolumeName(nd.set, next.Number)
+		if d.c.Has(volumeKey(nextName)) || (d.ReadAheadOK != nil && !d.ReadAheadOK(nextName)) {
 			continue
 		}
 		go func() {

@@ -72,7 +72,21 @@ func runUnseal(c *cli.Context) error {
 	}
 	level, _ := verbosity(c)
 	show := newUnsealProgress(level)
-	rep, err := unseal.Prepare(c.Context, r, cold, t, path, c.Duration("unseal-poll"), !c.Bool("no-wait"), show.update)
+	first := true
+	update := func(rep unseal.Report) {
+		// What was asked for (each round: the manifests when sealed,
+		// then the volumes), with each file's state, before the wait.
+		if first || rep.Requested > 0 {
+			show.p.clear()
+			printFiles(rep)
+			if rep.Requested > 0 {
+				fmt.Printf("asked to unseal %d files, ready at %s\n", rep.Requested, etaText(rep.ETA))
+			}
+		}
+		first = false
+		show.update(rep)
+	}
+	rep, err := unseal.Prepare(c.Context, r, cold, t, path, c.Duration("unseal-poll"), !c.Bool("no-wait"), update)
 	show.done()
 	if err != nil {
 		return err

@@ -69,6 +69,13 @@ func (f *FS) unsealFor(ctx context.Context, what string, p *points.Point, n *poi
 	if ready() {
 		return 0
 	}
+	if f.unsealingPastWait(missing) {
+		// Already asked for, and not ready within the wait: fail at once,
+		// so that a cp -a over a point in the archive does not spend
+		// --unseal-wait on each of its files.
+		f.Logf("dupfs: %s: %s; failing with EAGAIN until then", what, coldState(f.cold.Tracker, missing))
+		return SealedErrno
+	}
 	if err := f.cold.Tracker.Request(ctx, missing); err != nil {
 		return f.errno(what, err)
 	}
@@ -85,6 +92,29 @@ func (f *FS) unsealFor(ctx context.Context, what string, p *points.Point, n *poi
 	}
 	f.Logf("dupfs: %s: %s; failing with EAGAIN until then", what, coldState(f.cold.Tracker, missing))
 	return SealedErrno
+}
+
+// unsealingPastWait reports whether every volume of vols that is not
+// readable is already unsealing, and the last one is due after the wait.
+func (f *FS) unsealingPastWait(vols []string) bool {
+	known, _ := f.cold.Tracker.Known(vols)
+	var eta time.Time
+	for _, s := range known {
+		switch s.State {
+		case backends.Unsealed:
+			continue
+		case backends.Unsealing:
+			if s.ReadyAt.IsZero() {
+				return false
+			}
+			if s.ReadyAt.After(eta) {
+				eta = s.ReadyAt
+			}
+		default:
+			return false
+		}
+	}
+	return !eta.IsZero() && time.Until(eta) > f.cold.Wait
 }
 
 // coldState describes the states of volumes, for the xattr and the log:

@@ -418,3 +418,24 @@ func TestColdNoReadAheadOfSealed(t *testing.T) {
 		t.Errorf("%s, unsealed, may not be read ahead", a[0])
 	}
 }
+
+// A second read of volumes already unsealing, due after the wait, fails at
+// once: a cp -a over a sealed point must not spend the wait on each file.
+func TestColdReadAlreadyUnsealingFailsAtOnce(t *testing.T) {
+	ct := newColdTarget(t, time.Hour)
+	c := ct.mount(t, 500*time.Millisecond, time.Hour)
+	start := time.Now()
+	if _, _, errno := c.file(t, "a").Open(context.Background(), syscall.O_RDONLY); errno != SealedErrno {
+		t.Fatalf("first read: %v, want %v", errno, SealedErrno)
+	}
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("the first read failed after %v, before its wait", took)
+	}
+	start = time.Now()
+	if _, _, errno := c.file(t, "a").Open(context.Background(), syscall.O_RDONLY); errno != SealedErrno {
+		t.Fatalf("second read: %v, want %v", errno, SealedErrno)
+	}
+	if took := time.Since(start); took > 300*time.Millisecond {
+		t.Errorf("the second read waited %v for an unseal due in an hour", took)
+	}
+}

@@ -192,29 +192,17 @@ func statusText(pending []unseal.State, now time.Time) string {
 		return "nothing is being unsealed\n"
 	}
 	var b strings.Builder
-	var ready, unsealing, sealed int
-	var eta time.Time
 	for _, p := range pending {
 		line := p.Name + "\t" + p.State.String()
-		switch p.State {
-		case backends.Unsealed:
-			ready++
-		case backends.Unsealing:
-			unsealing++
-			if !p.ReadyAt.IsZero() {
-				line += "\tready at " + p.ReadyAt.UTC().Format(time.RFC3339) + " (in " + p.ReadyAt.Sub(now).Round(time.Second).String() + ")"
-				if p.ReadyAt.After(eta) {
-					eta = p.ReadyAt
-				}
-			}
-		default:
-			sealed++
+		if p.State == backends.Unsealing && !p.ReadyAt.IsZero() {
+			line += "\tready at " + p.ReadyAt.UTC().Format(time.RFC3339) + " (in " + p.ReadyAt.Sub(now).Round(time.Second).String() + ")"
 		}
 		b.WriteString(line + "\n")
 	}
-	fmt.Fprintf(&b, "%d volumes asked for: %d readable, %d unsealing, %d sealed", len(pending), ready, unsealing, sealed)
-	if !eta.IsZero() {
-		fmt.Fprintf(&b, "; all ready at %s", eta.UTC().Format(time.RFC3339))
+	r := unseal.Summarize(pending)
+	fmt.Fprintf(&b, "%d volumes asked for: %d readable, %d unsealing, %d sealed", len(pending), r.Ready, r.Unsealing, r.Sealed)
+	if !r.ETA.IsZero() {
+		fmt.Fprintf(&b, "; all ready at %s", r.ETA.UTC().Format(time.RFC3339))
 	}
 	b.WriteString("\n")
 	return b.String()

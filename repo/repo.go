@@ -292,8 +292,7 @@ func (r *Repo) UncachedMetadata(sigs bool) []string {
 		out = append(out, remote)
 	}
 	for _, ch := range r.Collection.Chains {
-		add(ch.Full.Manifest)
-		for _, s := range ch.Incs {
+		for _, s := range ch.Sets() {
 			add(s.Manifest)
 		}
 	}

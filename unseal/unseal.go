@@ -53,9 +53,12 @@ func Needed(ctx context.Context, r *repo.Repo, t time.Time, path string) ([]File
 // a mount reads before it can list anything.
 func Metadata(r *repo.Repo) []File { return metadata(r, true) }
 
-func metadata(r *repo.Repo, sigs bool) []File {
-	var files []File
-	for _, n := range r.UncachedMetadata(sigs) {
+func metadata(r *repo.Repo, sigs bool) []File { return Files(r, r.UncachedMetadata(sigs)) }
+
+// Files gives the named stored files their sizes from the target's listing.
+func Files(r *repo.Repo, names []string) []File {
+	files := make([]File, 0, len(names))
+	for _, n := range names {
 		size, _ := r.Size(n)
 		files = append(files, File{Name: n, Size: size})
 	}
@@ -81,7 +84,7 @@ type Report struct {
 func (r Report) Done() bool { return r.Sealed == 0 && r.Unsealing == 0 }
 
 func report(files []File, st map[string]backends.ColdState) Report {
-	var r Report
+	states := make([]State, 0, len(files))
 	for _, f := range files {
 		s, ok := st[f.Name]
 		if !ok {
@@ -89,22 +92,30 @@ func report(files []File, st map[string]backends.ColdState) Report {
 			// missing and the reader will say so): nothing to wait for.
 			s = backends.ColdState{State: backends.Unsealed}
 		}
-		r.Files = append(r.Files, State{f, s})
+		states = append(states, State{f, s})
+	}
+	sort.Slice(states, func(i, j int) bool { return states[i].Name < states[j].Name })
+	return Summarize(states)
+}
+
+// Summarize counts files by state, with their bytes and the latest ETA.
+func Summarize(states []State) Report {
+	r := Report{Files: states}
+	for _, f := range states {
 		r.Bytes += f.Size
-		switch s.State {
+		switch f.State {
 		case backends.Sealed:
 			r.Sealed++
 		case backends.Unsealing:
 			r.Unsealing++
-			if s.ReadyAt.After(r.ETA) {
-				r.ETA = s.ReadyAt
+			if f.ReadyAt.After(r.ETA) {
+				r.ETA = f.ReadyAt
 			}
 		default:
 			r.Ready++
 			r.ReadyBytes += f.Size
 		}
 	}
-	sort.Slice(r.Files, func(i, j int) bool { return r.Files[i].Name < r.Files[j].Name })
 	return r
 }
 
@@ -145,14 +156,13 @@ func Request(ctx context.Context, cold backends.Cold, files []File) (Report, err
 	if err != nil {
 		return before, fmt.Errorf("unseal: %w", err)
 	}
-	for i, f := range before.Files {
-		if s, ok := st[f.Name]; ok {
-			before.Files[i].ColdState = s
-		}
-	}
-	byName := map[string]backends.ColdState{}
+	// The states after the request: the store's answer over what it said before.
+	byName := make(map[string]backends.ColdState, len(before.Files))
 	for _, f := range before.Files {
 		byName[f.Name] = f.ColdState
+		if s, ok := st[f.Name]; ok {
+			byName[f.Name] = s
+		}
 	}
 	r := report(files, byName)
 	r.Requested = len(sealed)

@@ -111,11 +111,7 @@ func runBackup(c *cli.Context, full, inc bool, rules []selection.Rule) error {
 		if err != nil {
 			return err
 		}
-		level, _ := verbosity(c)
-		show := newUnsealProgress(level)
-		err = unseal.Wait(c.Context, cold, unseal.Metadata(r), c.Duration("unseal-poll"), show.update)
-		show.done()
-		if err != nil {
+		if err := waitUnsealed(c, cold, unseal.Metadata(r)); err != nil {
 			return err
 		}
 	}

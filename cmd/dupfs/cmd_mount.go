@@ -27,29 +27,28 @@ import (
 
 // unsealChain brings every volume of a chain out of cold storage, for the
 // one-time size index of sets duplicity wrote.
-func unsealChain(c *cli.Context, level int, r *repo.Repo, cold backends.Cold, ch *collection.Chain) error {
-	var files []unseal.File
-	for _, set := range append([]*collection.Set{ch.Full}, ch.Incs...) {
+func unsealChain(c *cli.Context, r *repo.Repo, cold backends.Cold, ch *collection.Chain) error {
+	files := unseal.Files(r, chainVolumes(ch))
+	fmt.Fprintf(os.Stderr, "dupfs: the first mount of a chain duplicity wrote reads each of its %d volumes once, to learn file sizes; unsealing them\n", len(files))
+	return waitUnsealed(c, cold, files)
+}
+
+// chainVolumes lists the volumes of every set of a chain.
+func chainVolumes(ch *collection.Chain) []string {
+	var out []string
+	for _, set := range ch.Sets() {
 		for _, name := range set.Volumes {
-			size, _ := r.Size(name)
-			files = append(files, unseal.File{Name: name, Size: size})
+			out = append(out, name)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "dupfs: the first mount of a chain duplicity wrote reads each of its %d volumes once, to learn file sizes; unsealing them\n", len(files))
-	show := newUnsealProgress(level)
-	defer show.done()
-	return unseal.Wait(c.Context, cold, files, c.Duration("unseal-poll"), show.update)
+	return out
 }
 
 // allVolumes lists every volume of every chain.
 func allVolumes(r *repo.Repo) []string {
 	var out []string
 	for _, ch := range r.Collection.Chains {
-		for _, set := range append([]*collection.Set{ch.Full}, ch.Incs...) {
-			for _, name := range set.Volumes {
-				out = append(out, name)
-			}
-		}
+		out = append(out, chainVolumes(ch)...)
 	}
 	return out
 }
@@ -121,10 +120,7 @@ func runMount(c *cli.Context) error {
 	if isCold {
 		// Listing needs the manifests and signatures: unseal those the
 		// archive dir lacks (a first mount on pure pca://), and wait.
-		show := newUnsealProgress(level)
-		err := unseal.Wait(c.Context, cold, unseal.Metadata(r), c.Duration("unseal-poll"), show.update)
-		show.done()
-		if err != nil {
+		if err := waitUnsealed(c, cold, unseal.Metadata(r)); err != nil {
 			return err
 		}
 	}
@@ -152,7 +148,7 @@ func runMount(c *cli.Context) error {
 					// A chain duplicity wrote: its size index is built
 					// once from every volume, which must be unsealed.
 					prog.done()
-					err = unsealChain(c, level, r, cold, ch)
+					err = unsealChain(c, r, cold, ch)
 					if err == nil {
 						_, err = src.Tree(c.Context, p)
 					}

@@ -167,6 +167,15 @@ func (u *unsealProgress) update(rep unseal.Report) {
 
 func (u *unsealProgress) done() { u.p.done() }
 
+// waitUnsealed asks for the sealed ones of files in one batch and waits
+// until all are readable, showing how it goes.
+func waitUnsealed(c *cli.Context, cold backends.Cold, files []unseal.File) error {
+	level, _ := verbosity(c)
+	show := newUnsealProgress(level)
+	defer show.done()
+	return unseal.Wait(c.Context, cold, files, c.Duration("unseal-poll"), show.update)
+}
+
 // unsealFirst makes the files a restore reads readable when the target is
 // on cold storage, waiting as long as it takes (restore is the command
 // the user asked to wait).

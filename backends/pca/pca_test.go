@@ -23,26 +23,6 @@ import (
 
 func TestMain(m *testing.M) { saio.Main(m) }
 
-// envOf turns KEY=VALUE lines into a store's Env.
-func envOf(lines []string) backends.Env {
-	m := map[string]string{}
-	for _, l := range lines {
-		k, v, _ := strings.Cut(l, "=")
-		m[k] = v
-	}
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
-func open(t *testing.T, raw string, env []string, retries int) backends.Backend {
-	t.Helper()
-	b, err := all.OpenWith(context.Background(), raw, all.Options{Env: envOf(env), Retry: retry.Options{Retries: retries, Delay: 10 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 // PCA through the sealing proxy: written objects are sealed, Open says so
 // (with when), one Unseal batch asks for each sealed one once, States
 // follow them to unsealed, and then they read.
@@ -51,7 +31,7 @@ func TestPCAStore(t *testing.T) {
 	srv := saio.Start(t, saio.Options{ListingLimit: 2})
 	p := srv.SealProxy(t, 2*time.Second)
 	c := saio.ContainerName(t)
-	b := open(t, "pca://"+c+"/pre", p.PCAEnv(), 1)
+	b := saio.OpenBackend(t, "pca://"+c+"/pre", p.PCAEnv(), 1)
 	cold, ok := backends.AsCold(b)
 	if !ok {
 		t.Fatal("pca:// has no cold tier")
@@ -119,8 +99,8 @@ func TestPCARefusesOtherPolicy(t *testing.T) {
 	srv := saio.Start(t, saio.Options{})
 	p := srv.SealProxy(t, time.Second)
 	c := saio.ContainerName(t)
-	open(t, "swift://"+c, srv.Env(), 0).Save(context.Background(), "f", strings.NewReader("x"), 1)
-	_, err := all.OpenWith(context.Background(), "pca://"+c, all.Options{Env: envOf(p.PCAEnv())})
+	saio.OpenBackend(t, "swift://"+c, srv.Env(), 0).Save(context.Background(), "f", strings.NewReader("x"), 1)
+	_, err := all.OpenWith(context.Background(), "pca://"+c, all.Options{Env: saio.EnvOf(p.PCAEnv())})
 	if err == nil || !strings.Contains(err.Error(), c) || !strings.Contains(err.Error(), pca.Policy) {
 		t.Fatalf("pca:// over a Policy-0 container = %v, want a refusal naming it", err)
 	}
@@ -135,7 +115,7 @@ func TestSuiteRealPCA(t *testing.T) {
 	n := 0
 	backendtest.RunSuite(t, func() backends.Backend {
 		n++
-		b, err := all.OpenWith(context.Background(), fmt.Sprintf("pca://%s/run%d", c, n), all.Options{Env: envOf(p.PCAEnv()),
+		b, err := all.OpenWith(context.Background(), fmt.Sprintf("pca://%s/run%d", c, n), all.Options{Env: saio.EnvOf(p.PCAEnv()),
 			Retry: retry.Options{Retries: 4, Delay: 10 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +134,7 @@ func TestRateLimitOnUnsealed(t *testing.T) {
 	srv := saio.Start(t, saio.Options{})
 	p := srv.SealProxy(t, time.Second)
 	c := saio.ContainerName(t)
-	b := open(t, "pca://"+c, p.PCAEnv(), 2)
+	b := saio.OpenBackend(t, "pca://"+c, p.PCAEnv(), 2)
 	if err := b.Save(ctx, "v", strings.NewReader("data"), 4); err != nil {
 		t.Fatal(err)
 	}

@@ -21,26 +21,6 @@ import (
 
 func TestMain(m *testing.M) { saio.Main(m) }
 
-// envOf turns KEY=VALUE lines into a store's Env.
-func envOf(lines []string) backends.Env {
-	m := map[string]string{}
-	for _, l := range lines {
-		k, v, _ := strings.Cut(l, "=")
-		m[k] = v
-	}
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
-func open(t *testing.T, raw string, env []string, retries int) backends.Backend {
-	t.Helper()
-	b, err := all.OpenWith(context.Background(), raw, all.Options{Env: envOf(env), Retry: retry.Options{Retries: retries, Delay: 10 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 func names(t *testing.T, b backends.Backend) []string {
 	t.Helper()
 	l, err := b.List(context.Background())
@@ -61,11 +41,11 @@ func TestSwiftStore(t *testing.T) {
 	ctx := context.Background()
 	srv := saio.Start(t, saio.Options{ListingLimit: 2})
 	c := saio.ContainerName(t)
-	other := open(t, "swift://"+c, srv.Env(), 0)
+	other := saio.OpenBackend(t, "swift://"+c, srv.Env(), 0)
 	if err := other.Save(ctx, "outside", bytes.NewReader([]byte("x")), 1); err != nil {
 		t.Fatal(err)
 	}
-	b := open(t, "swift://"+c+"/some/dir", srv.Env(), 0)
+	b := saio.OpenBackend(t, "swift://"+c+"/some/dir", srv.Env(), 0)
 	if got := names(t, b); len(got) != 0 {
 		t.Fatalf("new prefix lists %v", got)
 	}
@@ -112,13 +92,13 @@ func TestSwiftStore(t *testing.T) {
 // A missing variable is named; a wrong password is refused, not retried.
 func TestSwiftConfigErrors(t *testing.T) {
 	srv := saio.Start(t, saio.Options{})
-	_, err := all.OpenWith(context.Background(), "swift://c", all.Options{Env: envOf(nil)})
+	_, err := all.OpenWith(context.Background(), "swift://c", all.Options{Env: saio.EnvOf(nil)})
 	if err == nil || !strings.Contains(err.Error(), "SWIFT_USERNAME") {
 		t.Errorf("no variables: %v", err)
 	}
 	env := append(srv.Env(), "SWIFT_PASSWORD=wrong")
 	start := time.Now()
-	_, err = all.OpenWith(context.Background(), "swift://c", all.Options{Env: envOf(env), Retry: retry.Options{Retries: 3, Delay: time.Second}})
+	_, err = all.OpenWith(context.Background(), "swift://c", all.Options{Env: saio.EnvOf(env), Retry: retry.Options{Retries: 3, Delay: time.Second}})
 	if err == nil {
 		t.Fatal("wrong password accepted")
 	}
@@ -134,7 +114,7 @@ func TestSwiftRetries(t *testing.T) {
 	srv := saio.Start(t, saio.Options{})
 	p := srv.SealProxy(t, time.Second)
 	c := saio.ContainerName(t)
-	b := open(t, "swift://"+c, p.Env(), 3)
+	b := saio.OpenBackend(t, "swift://"+c, p.Env(), 3)
 	if err := b.Save(ctx, "f", bytes.NewReader([]byte("data")), 4); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +158,7 @@ func TestSuiteRealSwift(t *testing.T) {
 	n := 0
 	backendtest.RunSuite(t, func() backends.Backend {
 		n++
-		b, err := all.OpenWith(context.Background(), fmt.Sprintf("swift://%s/run%d", c, n), all.Options{Env: envOf(srv.Env())})
+		b, err := all.OpenWith(context.Background(), fmt.Sprintf("swift://%s/run%d", c, n), all.Options{Env: saio.EnvOf(srv.Env())})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +172,7 @@ func TestResumeChecksVersion(t *testing.T) {
 	ctx := context.Background()
 	srv := saio.Start(t, saio.Options{})
 	c := saio.ContainerName(t)
-	b := open(t, "swift://"+c, srv.Env(), 0)
+	b := saio.OpenBackend(t, "swift://"+c, srv.Env(), 0)
 	if err := b.Save(ctx, "f", strings.NewReader("first version"), 13); err != nil {
 		t.Fatal(err)
 	}

@@ -30,5 +30,9 @@ func runTests(m *testing.M) int {
 	}
 	// Stop the Swift servers the swift, pca and multi tests started.
 	defer saio.StopAll()
-	return m.Run()
+	code := m.Run()
+	if err := writeFaultSummary(os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "fault summary: %v\n", err)
+	}
+	return code
 }

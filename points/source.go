@@ -91,7 +91,7 @@ func (s *Source) touch(name string) {
 // when dupfs wrote it (sizes recorded), else an index read once from its
 // volumes.
 func (s *Source) setEntries(ctx context.Context, chain *collection.Chain, set *collection.Set) (EntryStream, io.Closer, error) {
-	if sig := s.sigFor(chain, set); sig != "" {
+	if sig := s.r.Collection.SigFor(chain, set); sig != "" {
 		ok, err := s.hasSizes(ctx, sig)
 		if err != nil {
 			return nil, nil, err
@@ -118,31 +118,6 @@ func (s *Source) setEntries(ctx context.Context, chain *collection.Chain, set *c
 		return nil, nil, fmt.Errorf("index %s: %w", path, err)
 	}
 	return difftar.NewSingleReader(zr), f, nil
-}
-
-// sigFor returns the signature file of set: from the signature chain that
-// starts with the set's chain (the archive dir's copy preferred).
-func (s *Source) sigFor(chain *collection.Chain, set *collection.Set) string {
-	var found string
-	for _, sc := range s.r.Collection.SigChains {
-		if !sc.Start.Equal(chain.Start()) {
-			continue
-		}
-		name := ""
-		if set.Full {
-			name = sc.Full
-		} else {
-			for i, n := range sc.News {
-				if sc.NewEnds[i].Equal(set.End) {
-					name = n
-				}
-			}
-		}
-		if name != "" && (found == "" || sc.Local) {
-			found = name
-		}
-	}
-	return found
 }
 
 // hasSizes reports whether a signature tar records every regular file's

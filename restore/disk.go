@@ -246,9 +246,15 @@ func (w *diskWriter) writeFile(g *replay.Group, n *replay.Node, p string) (int64
 		err = setTimes(p, n.Meta.Mtime)
 	}
 	if err != nil {
-		// A bad delta spoils one file; anything else (a volume that cannot
-		// be read, a full disk) stops the restore.
+		// A bad delta or a damaged volume spoils one file, which is not
+		// left half-written; anything else (a full disk) stops the restore.
+		var damage *DamageError
+		if errors.As(err, &damage) {
+			os.Remove(p)
+			return cw.n, &skipError{&NotRestoredError{Path: index.Display(n.Index), Err: damage}}
+		}
 		if errors.Is(err, librsync.ErrCorruptDelta) || errors.Is(err, replay.ErrCorrupt) {
+			os.Remove(p)
 			return cw.n, &skipError{err}
 		}
 		return cw.n, err

@@ -40,7 +40,8 @@ var ErrNotFound = errors.New("not found in backup")
 type Stats struct {
 	Entries int
 	Bytes   int64
-	Skipped int
+	Skipped int // entries not restored, each passed to Warn
+	Damaged int // volumes that could not be read, each passed to Warn as a *DamageError
 }
 
 // Plan is what a restore at one time reads.
@@ -80,18 +81,23 @@ func MakePlan(ctx context.Context, r *repo.Repo, t time.Time, path string) (*Pla
 }
 
 // Open starts reading a plan: one decrypting stream per set, merged.
-// The returned close function stops every stream.
-func Open(ctx context.Context, r *repo.Repo, p *Plan, path string) (*replay.Merger, func()) {
+// A volume that cannot be read is passed to damage (a *DamageError) and
+// skipped: the paths it held resolve to replay.ErrLost, everything else
+// reads on. The returned close function stops every stream.
+func Open(ctx context.Context, r *repo.Repo, p *Plan, path string, damage func(error)) (*replay.Merger, func()) {
 	streams := make([]replay.Stream, len(p.Sets))
 	var vs []*repo.VolumeStream
+	var ss []*setStream
 	for i, set := range p.Sets {
-		s := r.NewVolumeStream(ctx, set, p.Volumes[i])
-		vs = append(vs, s)
-		streams[i] = difftar.NewReader(s.Next)
+		v := r.NewVolumeStream(ctx, set, p.Volumes[i])
+		s := newSetStream(ctx, r, p.Chain, set, p.Volumes[i], v.Next, damage)
+		vs, ss = append(vs, v), append(ss, s)
+		streams[i] = s
 	}
 	return replay.NewMerger(streams, path), func() {
-		for _, s := range vs {
-			s.Close()
+		for i := range vs {
+			vs[i].Close()
+			ss[i].Close()
 		}
 	}
 }
@@ -111,16 +117,29 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	m, stop := Open(ctx, r, plan, opts.Path)
-	defer stop()
-
-	w := newDiskWriter(opts.Dest, opts.Force)
 	warn := func(err error) {
 		st.Skipped++
 		if opts.Warn != nil {
 			opts.Warn(err)
 		}
 	}
+	var firstDamage error
+	damage := func(err error) {
+		var d *DamageError
+		if errors.As(err, &d) {
+			st.Damaged++
+			if firstDamage == nil {
+				firstDamage = err
+			}
+		}
+		if opts.Warn != nil {
+			opts.Warn(err)
+		}
+	}
+	m, stop := Open(ctx, r, plan, opts.Path, damage)
+	defer stop()
+
+	w := newDiskWriter(opts.Dest, opts.Force)
 	for {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -134,6 +153,9 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 		}
 		n, err := replay.Resolve(g)
 		if err != nil {
+			if errors.Is(err, replay.ErrLost) {
+				err = &NotRestoredError{Path: index.Display(g.Index), Err: replay.ErrLost}
+			}
 			warn(err)
 			continue
 		}
@@ -160,6 +182,9 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 	}
 	if err := w.finish(); err != nil {
 		return st, err
+	}
+	if st.Damaged > 0 {
+		return st, fmt.Errorf("%w (%d damaged volume(s) in all); %d entries not restored: %w", firstDamage, st.Damaged, st.Skipped, ErrPartial)
 	}
 	if st.Entries == 0 {
 		if opts.Path != "" {

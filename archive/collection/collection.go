@@ -468,3 +468,29 @@ func (c *Collection) DropPartial() {
 	}
 	c.Chains = kept
 }
+
+// SigFor returns the signature file of a set of chain: from the signature
+// chain that starts with the chain, the archive dir's copy preferred; ""
+// when there is none.
+func (c *Collection) SigFor(chain *Chain, set *Set) string {
+	var found string
+	for _, sc := range c.SigChains {
+		if !sc.Start.Equal(chain.Start()) {
+			continue
+		}
+		name := ""
+		if set.Full {
+			name = sc.Full
+		} else {
+			for i, n := range sc.News {
+				if sc.NewEnds[i].Equal(set.End) {
+					name = n
+				}
+			}
+		}
+		if name != "" && (found == "" || sc.Local) {
+			found = name
+		}
+	}
+	return found
+}

@@ -21,6 +21,10 @@ const (
 	Diff                  // librsync delta against the previous version
 	Deleted               // the path no longer exists
 	Signature             // librsync signature (signature tars only)
+	// Lost stands for an entry that was in a volume that could not be
+	// read. It is never in a tar: readers that resume after damage make it
+	// so replay knows the set changed the path.
+	Lost
 )
 
 func (k Kind) String() string {
@@ -33,6 +37,8 @@ func (k Kind) String() string {
 		return "deleted"
 	case Signature:
 		return "signature"
+	case Lost:
+		return "lost"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }

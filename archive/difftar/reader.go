@@ -12,17 +12,37 @@ import (
 var errClosed = errors.New("difftar: reader closed")
 
 // Reader reads entries from a sequence of volumes (or one signature tar).
-// Errors are sticky: once one is returned, every later call returns it.
+// Errors are sticky: once one is returned, every later call returns it,
+// unless the reader resumes after damaged volumes (see Resume).
 type Reader struct {
-	next  func() (io.Reader, error)
-	vol   int               // volumes opened so far, for error messages
-	src   io.Reader         // current volume
-	tr    *tarstream.Reader // nil between volumes
-	cur   *Entry            // entry whose data Read returns
-	done  bool              // cur's data is exhausted
-	ahead *Entry            // next entry, read while looking for more chunks of cur
-	err   error
+	next   func() (io.Reader, error)
+	vol    int               // volumes opened so far, for error messages
+	src    io.Reader         // current volume
+	tr     *tarstream.Reader // nil between volumes
+	cur    *Entry            // entry whose data Read returns
+	done   bool              // cur's data is exhausted
+	ahead  *Entry            // next entry, read while looking for more chunks of cur
+	err    error
+	resume bool
 }
+
+// DamageError reports a volume that could not be read to its end. A
+// resuming reader has dropped the rest of it and goes on with the next
+// volume; the entries (or the part of one) it held are lost.
+type DamageError struct {
+	Volume int // 1-based position among the volumes the reader was given
+	Err    error
+}
+
+func (e *DamageError) Error() string { return fmt.Sprintf("volume %d: %v", e.Volume, e.Err) }
+func (e *DamageError) Unwrap() error { return e.Err }
+
+// Resume makes r go on with the next volume after one that fails, instead
+// of failing for good: the failing call returns a *DamageError, and the
+// caller decides what the lost part of the volume held. Entries of the
+// next volume that continue a lost entry are returned as they are (with
+// Multivol set); callers skip them by index.
+func (r *Reader) Resume() { r.resume = true }
 
 // NewReader reads entries from the volumes next returns in order; next
 // returns io.EOF when there are no more. Chunks of a multivol entry are
@@ -64,6 +84,10 @@ func (r *Reader) Next() (*Entry, error) {
 	if e == nil {
 		var err error
 		if e, err = r.member(); err != nil {
+			if d := r.damaged(err); d != nil {
+				r.cur, r.done = nil, true
+				return nil, d
+			}
 			return nil, r.fail(err)
 		}
 	}
@@ -87,7 +111,12 @@ func (r *Reader) Read(p []byte) (int, error) {
 		n, err := r.tr.Read(p)
 		if err != io.EOF {
 			if err != nil {
-				return n, r.fail(fmt.Errorf("volume %d: %w", r.vol, err))
+				err = fmt.Errorf("volume %d: %w", r.vol, err)
+				if d := r.damaged(err); d != nil {
+					r.done = true
+					return n, d
+				}
+				return n, r.fail(err)
 			}
 			return n, nil
 		}
@@ -103,6 +132,10 @@ func (r *Reader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		if err != nil {
+			if d := r.damaged(err); d != nil {
+				r.done = true
+				return 0, d
+			}
 			return 0, r.fail(err)
 		}
 		if !e.Multivol || e.Kind != r.cur.Kind || e.Index != r.cur.Index {
@@ -168,6 +201,21 @@ func (r *Reader) closeVolume() error {
 		}
 	}
 	return nil
+}
+
+// damaged drops the current volume after err when the reader resumes, and
+// returns the error to report; nil means err ends the reader.
+func (r *Reader) damaged(err error) *DamageError {
+	if !r.resume || err == io.EOF || r.vol == 0 {
+		return nil
+	}
+	if r.src != nil {
+		if c, ok := r.src.(io.Closer); ok {
+			c.Close() // the volume is already known bad
+		}
+	}
+	r.src, r.tr, r.ahead = nil, nil, nil
+	return &DamageError{Volume: r.vol, Err: err}
 }
 
 func (r *Reader) fail(err error) error {

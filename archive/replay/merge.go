@@ -15,10 +15,20 @@ import (
 // ErrCorrupt marks archive content that is structurally impossible.
 var ErrCorrupt = errors.New("corrupt archive")
 
+// ErrLost marks a path whose state at the point depends on an entry of a
+// volume that could not be read.
+var ErrLost = errors.New("its data was in a damaged volume")
+
 // Stream is one set's entries in index order (a *difftar.Reader).
 type Stream interface {
 	Next() (*difftar.Entry, error)
 	io.Reader
+}
+
+// LostRanger is a Stream that may know a path was in a damaged part of its
+// set without having an entry for it (see difftar.Lost).
+type LostRanger interface {
+	LostAt(index string) bool
 }
 
 // Merger walks several sets' streams (oldest set first) in step, by index.
@@ -104,6 +114,8 @@ func (m *Merger) Next() (*Group, error) {
 		m.inGroup[i] = e != nil && e.Index == low.Index
 		if m.inGroup[i] {
 			g.Entries[i] = e
+		} else if lr, ok := m.streams[i].(LostRanger); ok && lr.LostAt(low.Index) {
+			g.Entries[i] = &difftar.Entry{Index: low.Index, Kind: difftar.Lost}
 		}
 	}
 	return g, nil
@@ -122,7 +134,8 @@ type Node struct {
 
 // Resolve reduces a group to the node it leaves, or nil when the index is
 // absent at that point (deleted, or never stored). Signature entries (from
-// sigtars) count as snapshots.
+// sigtars) count as snapshots. A Lost entry newer than the last snapshot
+// or deletion makes the path unknowable: ErrLost.
 func Resolve(g *Group) (*Node, error) {
 	newest, base := -1, -1
 	for i := len(g.Entries) - 1; i >= 0; i-- {
@@ -132,6 +145,9 @@ func Resolve(g *Group) (*Node, error) {
 		}
 		if newest < 0 {
 			newest = i
+		}
+		if e.Kind == difftar.Lost {
+			return nil, fmt.Errorf("%s: %w", index.Display(g.Index), ErrLost)
 		}
 		if e.Kind != difftar.Diff {
 			base = i

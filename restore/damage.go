@@ -52,7 +52,7 @@ type setStream struct {
 	fatal  error // a failure no other volume would escape (wrong key, cancel)
 
 	last    string // index of the last entry returned
-	started bool    // some entry was returned (last is meaningful)
+	started bool   // some entry was returned (last is meaningful)
 
 	// After damage: entries at or before skipTo belonged to the lost part
 	// (continuations of a split file); lostVol names the volume.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -53,7 +54,11 @@ func runRestore(c *cli.Context) error {
 		Dest:  c.Args().Get(1),
 		Force: c.Bool("force"),
 		Warn: func(err error) {
-			if level >= levelWarning {
+			// What damage cost is shown at every verbosity: it is the
+			// list of files the user does not have back.
+			var lost *restore.NotRestoredError
+			var damaged *restore.DamageError
+			if level >= levelWarning || errors.As(err, &lost) || errors.As(err, &damaged) {
 				prog.clear()
 				fmt.Fprintf(os.Stderr, "dupfs: warning: %v\n", err)
 			}

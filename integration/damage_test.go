@@ -86,22 +86,34 @@ func TestFaultDamagedVolume(t *testing.T) {
 		}},
 		{"deleted", os.Remove},
 	}
+	t.Run("lost-manifest", func(t *testing.T) {
+		// Without its manifest the incremental is unusable: the restore
+		// says so and gives the full backup's point, exactly.
+		t.Parallel()
+		target := copyTarget(t, f.bk)
+		for _, name := range f.bk.Files(t) {
+			if strings.Contains(name, "-inc.") && strings.Contains(name, ".manifest") {
+				if err := os.Remove(filepath.Join(target, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		out := filepath.Join(t.TempDir(), "restore")
+		r := Dupfs(t, f.env, "restore", "--archive-dir", filepath.Join(t.TempDir(), "cache"), "file://"+target, out)
+		if r.Code != 0 || !strings.Contains(string(r.Stderr), "incomplete") {
+			t.Fatalf("restore: want success with a warning about the incomplete set, got %v", r)
+		}
+		checkTree(t, f.snaps[0], out)
+		ReportFault(t, FaultCase{
+			Case:     "manifest deleted: restore latest",
+			Injected: "the incremental's manifest deleted",
+			Lost:     "the incremental's point (warned); the full's point restored exactly",
+		})
+	})
 	for _, d := range damages {
 		t.Run(strings.ReplaceAll(d.name, " ", "-"), func(t *testing.T) {
 			t.Parallel()
-			target := filepath.Join(t.TempDir(), "target")
-			if err := os.Mkdir(target, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for _, name := range f.bk.Files(t) {
-				b, err := os.ReadFile(filepath.Join(f.bk.Target, name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(target, name), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			target := copyTarget(t, f.bk)
 			if err := d.do(filepath.Join(target, bad)); err != nil {
 				t.Fatal(err)
 			}
@@ -175,6 +187,25 @@ func TestFaultDamagedVolume(t *testing.T) {
 			})
 		})
 	}
+}
+
+// copyTarget copies b's target to a new directory.
+func copyTarget(t *testing.T, b *Backup) string {
+	t.Helper()
+	target := filepath.Join(t.TempDir(), "target")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range b.Files(t) {
+		data, err := os.ReadFile(filepath.Join(b.Target, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(target, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return target
 }
 
 // tarPaths lists the paths a volume holds, with the kind of each member

@@ -115,6 +115,12 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
+	if opts.Warn != nil {
+		if s := incompleteAfter(r, plan, opts.Time); s != nil {
+			opts.Warn(fmt.Errorf("backup set of %s is incomplete (no manifest: interrupted, or its manifest is lost); restoring %s, the last complete point before it",
+				s.End.UTC().Format(time.RFC3339), plan.Sets[len(plan.Sets)-1].End.UTC().Format(time.RFC3339)))
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	warn := func(err error) {
@@ -196,6 +202,19 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 		return st, fmt.Errorf("%d entries skipped: %w", st.Skipped, ErrPartial)
 	}
 	return st, nil
+}
+
+// incompleteAfter returns the newest incomplete set between the plan's
+// point and t: the point the user asked for that the restore cannot give.
+func incompleteAfter(r *repo.Repo, p *Plan, t time.Time) *collection.Set {
+	end := p.Sets[len(p.Sets)-1].End
+	var found *collection.Set
+	for _, s := range r.Collection.Incomplete {
+		if s.End.After(end) && !s.End.After(t) && (found == nil || s.End.After(found.End)) {
+			found = s
+		}
+	}
+	return found
 }
 
 // volumeFirst reports a damaged or missing volume by itself: the tar and

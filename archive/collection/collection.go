@@ -132,6 +132,7 @@ type Collection struct {
 	Incomplete []*Set
 
 	remoteOrphanSigs []string
+	local            []entry   // archive-dir files, for removing a set's copies
 	discarded        bool      // the primary chain lost its last incremental
 	staleEnd         time.Time // the primary chain's end before that
 }
@@ -161,7 +162,7 @@ func Build(remote, local []string, p names.Prefixes, short bool) *Collection {
 		return out
 	}
 	rem, loc := parse(remote, false), parse(local, true)
-	c := &Collection{}
+	c := &Collection{local: loc}
 
 	// Local partial files come first, so a partial manifest decides the
 	// set's flags.

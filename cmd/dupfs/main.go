@@ -47,6 +47,7 @@ func newApp() *cli.App {
 			listCommand(),
 			statusCommand(),
 			mountCommand(),
+			removeOlderThanCommand(), removeAllButNFullCommand(), removeAllIncOfButNFullCommand(), cleanupCommand(),
 		),
 		// Errors are printed once, by main, with the exit code chosen there.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"dupfs/restore"
+	"dupfs/verify"
 	"dupfs/writer"
 )
 
@@ -47,6 +48,7 @@ func newApp() *cli.App {
 			listCommand(),
 			statusCommand(),
 			mountCommand(),
+			verifyCommand(),
 		),
 		// Errors are printed once, by main, with the exit code chosen there.
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -73,6 +75,9 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, restore.ErrPartial), errors.Is(err, writer.ErrSourceErrors):
 		return exitPartial
+	case errors.Is(err, verify.ErrFailed):
+		// Differences or damaged files, each reported on stdout.
+		return exitFailure
 	}
 	return exitFailure
 }

@@ -137,6 +137,41 @@ func TestFaultDamagedVolume(t *testing.T) {
 				Lost:     lostSummary(lost),
 			})
 
+			// verify: the stored-file check names exactly the volume; the
+			// comparison with the source names exactly the lost paths.
+			v := Dupfs(t, f.env, "verify", "--archive-dir", filepath.Join(t.TempDir(), "cache"), url)
+			var failedFiles []string
+			for _, line := range strings.Split(string(v.Stdout), "\n") {
+				if name, ok := strings.CutPrefix(line, "FAILED "); ok {
+					failedFiles = append(failedFiles, strings.SplitN(name, ":", 2)[0])
+				}
+			}
+			if v.Code != 1 || !slices.Equal(failedFiles, []string{bad}) {
+				t.Errorf("verify URL: want exit 1 and exactly %s FAILED, got %q: %v", bad, failedFiles, v)
+			}
+			v = Dupfs(t, f.env, "verify", "--compare-data", "--archive-dir", filepath.Join(t.TempDir(), "cache"), url, f.src)
+			var unread []string
+			for _, line := range strings.Split(string(v.Stdout), "\n") {
+				if rest, ok := strings.CutPrefix(line, "changed "); ok && strings.Contains(rest, ": cannot read backup: ") {
+					p, _, _ := strings.Cut(rest, ": cannot read backup: ")
+					if q, err := strconv.Unquote(p); err == nil {
+						p = q
+					}
+					unread = append(unread, p)
+				} else if line != "" {
+					t.Errorf("verify URL DIR: unexpected difference %q", line)
+				}
+			}
+			slices.Sort(unread)
+			if v.Code != 1 || !slices.Equal(unread, want) || !strings.Contains(string(v.Stderr), bad) {
+				t.Errorf("verify URL DIR: want exit 1, %s named, and exactly %q unreadable; got %q: %v", bad, want, unread, v)
+			}
+			ReportFault(t, FaultCase{
+				Case:     "volume " + d.name + ": verify",
+				Injected: d.name + " in full vol " + volNumber(bad),
+				Lost:     "verify URL: exactly that volume FAILED; verify URL DIR: " + lostSummary(unread) + " unreadable",
+			})
+
 			// mount: cp -a fails on exactly the regular files needing the
 			// volume; everything else copies exactly.
 			mdir := filepath.Join(t.TempDir(), "mnt")

@@ -85,6 +85,9 @@ func MakePlan(ctx context.Context, r *repo.Repo, t time.Time, path string) (*Pla
 // skipped: the paths it held resolve to replay.ErrLost, everything else
 // reads on. The returned close function stops every stream.
 func Open(ctx context.Context, r *repo.Repo, p *Plan, path string, damage func(error)) (*replay.Merger, func()) {
+	if damage == nil {
+		damage = func(error) {}
+	}
 	streams := make([]replay.Stream, len(p.Sets))
 	var vs []*repo.VolumeStream
 	var ss []*setStream

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"dupfs/restore"
+	"dupfs/verify"
 	"dupfs/writer"
 )
 
@@ -48,6 +49,7 @@ func newApp() *cli.App {
 			statusCommand(),
 			mountCommand(),
 			removeOlderThanCommand(), removeAllButNFullCommand(), removeAllIncOfButNFullCommand(), cleanupCommand(),
+			verifyCommand(),
 		),
 		// Errors are printed once, by main, with the exit code chosen there.
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -74,6 +76,9 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, restore.ErrPartial), errors.Is(err, writer.ErrSourceErrors):
 		return exitPartial
+	case errors.Is(err, verify.ErrFailed):
+		// Differences or damaged files, each reported on stdout.
+		return exitFailure
 	}
 	return exitFailure
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"dupfs/archive/collection"
 	"dupfs/archive/crypt"
@@ -239,9 +240,11 @@ func (s *setStream) closeSig() {
 func (s *setStream) Close() { s.closeSig() }
 
 // notDamage tells failures that are not the volume's fault: every other
-// volume would fail the same way, so reading on is pointless.
+// volume would fail the same way (a full scratch disk included), so
+// reading on is pointless.
 func notDamage(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
 		errors.Is(err, crypt.ErrBadPassphrase) || errors.Is(err, crypt.ErrNoSecretKey) ||
 		errors.Is(err, index.ErrUnsafe) // a hostile archive is refused, not read around
 }

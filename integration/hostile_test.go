@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -146,7 +147,9 @@ type hostileRun struct {
 func runHostile(t *testing.T, env Env, args ...string) hostileRun {
 	t.Helper()
 	NeedDupfs(t)
-	cmd := exec.CommandContext(t.Context(), "prlimit", append([]string{"--fsize=67108864", "--", dupfsBin}, args...)...)
+	ctx, cancel := context.WithTimeout(t.Context(), CommandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "prlimit", append([]string{"--fsize=67108864", "--", dupfsBin}, args...)...)
 	cmd.Env = env.List()
 	r := runCmd(cmd)
 	var rss int64
@@ -297,6 +300,18 @@ func TestHostileArchives(t *testing.T) {
 			}
 			if tc.list {
 				runs["list-current-files"] = runHostile(t, env, "list-current-files", "--no-encryption", "--archive-dir", filepath.Join(t.TempDir(), "ad"), url)
+				// The mount reads the same signatures: it fails before
+				// mounting (a mount that did not would be stopped by the
+				// run's timeout, then unmounted here).
+				mnt := filepath.Join(t.TempDir(), "mnt")
+				os.Mkdir(mnt, 0o755)
+				t.Cleanup(func() {
+					if isMounted(mnt) {
+						exec.Command("fusermount3", "-uz", mnt).Run()
+					}
+				})
+				runs["mount"] = runHostile(t, env, "mount", "--no-encryption", "--archive-dir", filepath.Join(t.TempDir(), "ad"),
+					"--cache-dir", filepath.Join(t.TempDir(), "cache"), url, mnt)
 			}
 			for what, r := range runs {
 				wantCode := 1

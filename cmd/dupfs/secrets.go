@@ -63,7 +63,7 @@ func envSecret(name string) crypt.Secret {
 func passphraseFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "passphrase-file", Usage: "read the passphrase from the first line of this file instead of PASSPHRASE"},
-		&cli.IntFlag{Name: "passphrase-fd", Usage: "read the passphrase from this inherited file descriptor, up to the first newline (as gpg's --passphrase-fd), instead of PASSPHRASE", Value: -1},
+		&cli.IntFlag{Name: "passphrase-fd", Usage: "read the passphrase from this inherited file descriptor, up to the first newline (as gpg's --passphrase-fd), instead of PASSPHRASE", Value: -1, DefaultText: "none"},
 	}
 }
 

@@ -308,12 +308,18 @@ type Mounted struct {
 func Mount(t *testing.T, env Env, dir string, args ...string) *Mounted {
 	t.Helper()
 	NeedDupfs(t)
+	cmd := exec.Command(dupfsBin, args...)
+	cmd.Env = env.List()
+	return MountCmd(t, cmd, dir)
+}
+
+// MountCmd is Mount of a prepared dupfs command (extra descriptors, say).
+func MountCmd(t *testing.T, cmd *exec.Cmd, dir string) *Mounted {
+	t.Helper()
 	if _, err := exec.LookPath("fusermount3"); err != nil {
 		t.Fatal("fusermount3 not found: run scripts/install-test-deps.sh")
 	}
-	m := &Mounted{Dir: dir, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	m.cmd = exec.Command(dupfsBin, args...)
-	m.cmd.Env = env.List()
+	m := &Mounted{Dir: dir, cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	m.cmd.Stdout, m.cmd.Stderr = m.stderr, m.stderr
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ var (
 
 // Keys holds what Decrypt may use to open a message.
 type Keys struct {
-	Passphrase []byte             // symmetric passphrase (duplicity's PASSPHRASE)
+	Passphrase Secret             // symmetric passphrase (duplicity's PASSPHRASE)
 	Secret     openpgp.EntityList // unlocked secret keys for public-key archives
 }
 

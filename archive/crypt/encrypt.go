@@ -14,7 +14,7 @@ import (
 
 // EncryptOptions selects how Encrypt protects a message.
 type EncryptOptions struct {
-	Passphrase []byte             // symmetric when Recipients and Hidden are empty
+	Passphrase Secret             // symmetric when Recipients and Hidden are empty
 	Recipients openpgp.EntityList // public-key encryption, key ids visible
 	Hidden     openpgp.EntityList // public-key encryption, key id 0 (gpg --hidden-recipient)
 	Signer     *openpgp.Entity    // optional, unlocked; signs the plaintext

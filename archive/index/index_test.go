@@ -2,7 +2,9 @@ package index
 
 import (
 	"errors"
+	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -63,4 +65,28 @@ func TestParentBase(t *testing.T) {
 	if Parent("a/b/c") != "a/b" || Parent("a") != "" || Base("a/b/c") != "c" || Base("a") != "a" {
 		t.Fatal("Parent/Base wrong")
 	}
+}
+
+// FuzzCheck: an index Check accepts never leaves the root it is joined to
+// and never names it twice over ("a/../a").
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{"", "a", "a/b", "..", "a/../b", "/etc", "a//b", "./a", "a/.", "a\x00b", "...", "a/..b", strings.Repeat("d/", 100) + "f"} {
+		f.Add(s)
+	}
+	const root = "/restore/root"
+	f.Fuzz(func(t *testing.T, p string) {
+		if Check(p) != nil {
+			return
+		}
+		j := filepath.Join(root, p)
+		if p == "" {
+			if j != root {
+				t.Fatalf("root joins to %q", j)
+			}
+			return
+		}
+		if !strings.HasPrefix(j, root+"/") || j != root+"/"+p || strings.IndexByte(p, 0) >= 0 {
+			t.Fatalf("Check accepts %q, which joins to %q", p, j)
+		}
+	})
 }

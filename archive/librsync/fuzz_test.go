@@ -17,6 +17,7 @@ func FuzzPatch(f *testing.F) {
 		"72730236 44 7fffffffffffffff 00",
 		"72730236 53 0000000000000001 ffffffff 00",
 		"72730236 41 05 0102030405 45 ff ff 00",
+		"72730236 54 0000000000000000 4000000000000000 54 0000000000000000 4000000000000000 00",
 	} {
 		f.Add(unhex(f, s))
 	}
@@ -38,6 +39,14 @@ func FuzzPatch(f *testing.F) {
 		}
 		if grown := after.TotalAlloc - before.TotalAlloc; grown > 1<<20 {
 			t.Fatalf("Patch allocated %d bytes", grown)
+		}
+		// DeltaSize counts what Patch writes, without a basis.
+		n, serr := DeltaSize(bytes.NewReader(d))
+		if err == nil && (serr != nil || n != out.n) {
+			t.Fatalf("DeltaSize = %d, %v; Patch wrote %d", n, serr, out.n)
+		}
+		if serr != nil && !errors.Is(serr, ErrCorruptDelta) {
+			t.Fatalf("DeltaSize error does not wrap ErrCorruptDelta: %v", serr)
 		}
 	})
 }

@@ -469,3 +469,31 @@ func TestDeltaSize(t *testing.T) {
 		t.Error("truncated delta accepted")
 	}
 }
+
+// TestDeltaSizeHostile: copies are counted, not run, so a few bytes
+// claiming exabytes answer at once; sums past int64 are corrupt.
+func TestDeltaSizeHostile(t *testing.T) {
+	for _, tc := range []struct {
+		name, delta string
+		want        int64
+		corrupt     bool
+	}{
+		{"copy 2^62", "72730236 54 0000000000000000 4000000000000000 00", 1 << 62, false},
+		{"copy 2^62 twice plus literal", "72730236 54 0000000000000000 4000000000000000 54 0000000000000000 3ffffffffffffffe 01 78 00", 1<<63 - 1, false},
+		{"copies past int64", "72730236 54 0000000000000000 4000000000000000 54 0000000000000000 4000000000000000 00", 0, true},
+		{"literal then copies past int64", "72730236 01 78 54 0000000000000000 7fffffffffffffff 00", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := DeltaSize(bytes.NewReader(unhex(t, tc.delta)))
+			if tc.corrupt {
+				if !errors.Is(err, ErrCorruptDelta) {
+					t.Fatalf("DeltaSize = %d, %v; want ErrCorruptDelta", n, err)
+				}
+				return
+			}
+			if err != nil || n != tc.want {
+				t.Fatalf("DeltaSize = %d, %v; want %d", n, err, tc.want)
+			}
+		})
+	}
+}

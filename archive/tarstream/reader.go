@@ -159,7 +159,7 @@ func (r *Reader) skip(n int64) error {
 	if n == 0 {
 		return nil
 	}
-	if s, ok := r.r.(sizedSeeker); ok && r.off+n <= s.Size() {
+	if s, ok := r.r.(sizedSeeker); ok && n <= s.Size()-r.off {
 		if _, err := s.Seek(n, io.SeekCurrent); err == nil {
 			r.off += n
 			return nil

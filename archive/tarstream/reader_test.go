@@ -265,6 +265,9 @@ func TestReaderErrors(t *testing.T) {
 		{"PAX header at end of input", paxBlock("path", "x"), io.ErrUnexpectedEOF, ""},
 		{"PAX header before zero block", concat(paxBlock("path", "x"), make([]byte, blockSize)), nil, "without a member"},
 		{"truncated PAX payload", block(ustar{name: "././@PaxHeader", typeflag: typePAX, size: 100}, nil), io.ErrUnexpectedEOF, ""},
+		{"size 8 EiB", concat(paxBlock("size", "9223372036854775807"), block(ustar{name: "f", typeflag: TypeReg}, nil), []byte("abc")), io.ErrUnexpectedEOF, `"f"`},
+		// Data longer than the header says is read as the next header.
+		{"data beyond its size", concat(block(ustar{name: "f", typeflag: TypeReg, size: 4}, nil), payload(strings.Repeat("x", 1000))), nil, "checksum"},
 	}
 	// Corrupt the first block's checksum.
 	tests[0].in = append([]byte(nil), tests[0].in...)
@@ -284,6 +287,22 @@ func TestReaderErrors(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.substr)
 			}
 		})
+	}
+}
+
+// TestReaderSkipsHugeSize: skipping the unread data of a member claiming
+// 8 EiB fails as truncated, on seekable input too (no offset overflow).
+func TestReaderSkipsHugeSize(t *testing.T) {
+	in := concat(paxBlock("size", "9223372036854775807"), block(ustar{name: "huge", typeflag: TypeReg}, nil), []byte("abc"))
+	for _, src := range []io.Reader{bytes.NewReader(in), io.NewSectionReader(bytes.NewReader(in), 0, int64(len(in))), strings.NewReader(string(in))} {
+		r := NewReader(src)
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := r.Next()
+		if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), `"huge"`) {
+			t.Errorf("%T: Next after an 8 EiB member: %v", src, err)
+		}
 	}
 }
 

@@ -53,7 +53,7 @@ func backupCommand(name, usage string, full, inc bool) *cli.Command {
 		Usage:     usage,
 		ArgsUsage: "SRC URL",
 		Description: "Writes a backup in duplicity's format; duplicity and dupfs can both restore it.\n" +
-			"The passphrase comes from PASSPHRASE. Selection options apply in the order given, first match wins.\n" +
+			"The passphrase comes from PASSPHRASE, --passphrase-file or --passphrase-fd. Selection options apply in the order given, first match wins.\n" +
 			"Exit codes: 0 done, 1 failed (nothing new is visible on the target), 2 bad usage,\n" +
 			"3 done but some source files could not be read (each is named on stderr).",
 		Flags: flags,
@@ -157,7 +157,7 @@ func runBackup(c *cli.Context, full, inc bool, rules []selection.Rule) error {
 }
 
 // encryptOptions reads the passphrase and key files. Secrets come from the
-// environment and files, never from argv.
+// environment, files and descriptors, never from argv.
 func encryptOptions(c *cli.Context) (crypt.EncryptOptions, error) {
 	var o crypt.EncryptOptions
 	if c.Bool("no-encryption") {
@@ -194,11 +194,12 @@ func encryptOptions(c *cli.Context) (crypt.EncryptOptions, error) {
 		if err != nil {
 			return o, fmt.Errorf("sign key file: %w", err)
 		}
-		pass := os.Getenv("SIGN_PASSPHRASE")
-		if pass == "" {
-			pass = os.Getenv("PASSPHRASE")
+		pass, err := signPassphrase(c)
+		if err != nil {
+			f.Close()
+			return o, err
 		}
-		keys, err := crypt.ReadSecretKeys(f, []byte(pass))
+		keys, err := crypt.ReadSecretKeys(f, pass)
 		f.Close()
 		if err != nil {
 			return o, fmt.Errorf("sign key file %s (passphrase from SIGN_PASSPHRASE): %w", p, err)
@@ -209,11 +210,14 @@ func encryptOptions(c *cli.Context) (crypt.EncryptOptions, error) {
 		o.Signer = keys[0]
 	}
 	if len(o.Recipients) == 0 && len(o.Hidden) == 0 {
-		pass := os.Getenv("PASSPHRASE")
-		if pass == "" {
-			return o, usageError{errors.New("PASSPHRASE is not set: give it in the environment, or use --encrypt-key-file or --no-encryption")}
+		pass, err := passphrase(c)
+		if err != nil {
+			return o, err
 		}
-		o.Passphrase = []byte(pass)
+		if len(pass) == 0 {
+			return o, usageError{errors.New("no passphrase: set PASSPHRASE, give --passphrase-file or --passphrase-fd, or use --encrypt-key-file or --no-encryption")}
+		}
+		o.Passphrase = pass
 	}
 	return o, nil
 }

@@ -128,6 +128,7 @@ func runMount(c *cli.Context) error {
 	if len(pts) == 0 {
 		return fmt.Errorf("%s holds no complete backup", all.Redact(url))
 	}
+	warnLooseDir(c, "cache dir", cacheDir, "dupfs makes it 0700 (it holds decrypted data)")
 	vc, err := cache.Open(cacheDir, size)
 	if err != nil {
 		return err

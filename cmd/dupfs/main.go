@@ -40,7 +40,7 @@ func newApp() *cli.App {
 		Usage:   "read, write and mount duplicity backups",
 		Version: version,
 		Description: "dupfs works on targets written by duplicity 0.8 (and by itself), in duplicity's format.\n" +
-			"Passphrases come from the environment (PASSPHRASE), never from the command line.",
+			"Passphrases come from the environment (PASSPHRASE), --passphrase-file or --passphrase-fd, never from the command line.",
 		HideHelpCommand: true,
 		Commands: append(backupCommands(),
 			restoreCommand(),
@@ -57,6 +57,8 @@ func newApp() *cli.App {
 }
 
 func main() {
+	// Before anything can start a child process.
+	takeEnvSecrets()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	app := newApp()
 	err := app.RunContext(ctx, reorderArgs(app, os.Args))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -25,7 +26,7 @@ import (
 // targetFlags are duplicity's options for naming and decrypting a target,
 // accepted by every command that reads one.
 func targetFlags() []cli.Flag {
-	return []cli.Flag{
+	return append(passphraseFlags(),
 		&cli.BoolFlag{Name: "no-encryption", Usage: "the target is not encrypted (gzip only)"},
 		&cli.StringFlag{Name: "file-prefix", Usage: "prefix of every file of the target"},
 		&cli.StringFlag{Name: "file-prefix-archive", Usage: "prefix of volume files"},
@@ -35,11 +36,11 @@ func targetFlags() []cli.Flag {
 		&cli.StringFlag{Name: "archive-dir", Usage: "local cache of manifests and signatures (default: duplicity's, ~/.cache/duplicity)", EnvVars: []string{"DUPFS_ARCHIVE_DIR"}},
 		&cli.StringFlag{Name: "name", Usage: "name of this target's folder in the archive dir (default: MD5 of the URL, as duplicity)"},
 		&cli.StringFlag{Name: "tempdir", Usage: "where decrypted volumes are spooled while read (default: the archive dir, which is private)"},
-		&cli.StringFlag{Name: "secret-key-file", Usage: "armored secret key (gpg --export-secret-keys --armor) for public-key targets; its passphrase is read from PASSPHRASE", EnvVars: []string{"DUPFS_SECRET_KEY_FILE"}},
+		&cli.StringFlag{Name: "secret-key-file", Usage: "armored secret key (gpg --export-secret-keys --armor) for public-key targets; its passphrase is the passphrase (PASSPHRASE, --passphrase-file or --passphrase-fd)", EnvVars: []string{"DUPFS_SECRET_KEY_FILE"}},
 		&cli.StringFlag{Name: "verbosity", Aliases: []string{"v"}, Usage: "error, warning, notice, info, debug, or 0-9 (as duplicity)", Value: "notice"},
 		&cli.IntFlag{Name: "num-retries", Usage: "attempts of each network request that fails for a transient reason (5xx, reset, timeout, rate limit) before giving up", Value: all.DefaultRetries + 1},
 		&cli.DurationFlag{Name: "backend-retry-delay", Usage: "wait before the first retry; each later one doubles, up to 30s", Value: time.Second},
-	}
+	)
 }
 
 // backendOptions are how the command opens stores: retries as asked, each
@@ -107,10 +108,14 @@ func targetOptions(ctx context.Context, c *cli.Context, rawURL string) (backends
 	}, nil
 }
 
-// loadKeys reads the passphrase and secret key from the environment and
+// loadKeys reads the passphrase (see passphrase) and the secret key of
 // --secret-key-file. Secrets never come from argv.
 func loadKeys(c *cli.Context) (crypt.Keys, error) {
-	k := crypt.Keys{Passphrase: []byte(os.Getenv("PASSPHRASE"))}
+	pass, err := passphrase(c)
+	if err != nil {
+		return crypt.Keys{}, err
+	}
+	k := crypt.Keys{Passphrase: pass}
 	if path := c.String("secret-key-file"); path != "" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -148,7 +153,32 @@ func archiveDir(c *cli.Context, rawURL string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("archive dir: %w", err)
 	}
+	// Like duplicity, an existing folder's mode is the user's: told, not changed.
+	warnLooseDir(c, "archive dir", dir, "")
 	return dir, nil
+}
+
+// warned holds the folders warnLooseDir has told of, so a command that
+// resolves one twice says it once.
+var warned sync.Map
+
+// warnLooseDir warns, at warning verbosity, that others may read dir,
+// which dupfs made 0700 but found looser. then says what dupfs does about it.
+func warnLooseDir(c *cli.Context, what, dir, then string) {
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	if level, _ := verbosity(c); level < levelWarning {
+		return
+	}
+	if _, done := warned.LoadOrStore(dir, true); done {
+		return
+	}
+	if then == "" {
+		then = "chmod 700 it to keep them private"
+	}
+	fmt.Fprintf(os.Stderr, "dupfs: warning: %s %s has mode %#o: other users may read what is in it; %s\n", what, dir, fi.Mode().Perm(), then)
 }
 
 // Verbosity levels, duplicity's numbers.

@@ -184,6 +184,11 @@ func TestLockConcurrentBackups(t *testing.T) {
 			t.Errorf("want the first run's manifest alone, the target holds %d", n)
 		}
 		l.checkRestore(t)
+		ReportFault(t, FaultCase{
+			Case:     "concurrent backups (dupfs first)",
+			Injected: "a second dupfs and a duplicity backup of the same target while dupfs runs",
+			Lost:     "nothing: both refused (exit 1, naming the holder), the first completes and restores",
+		})
 	})
 
 	t.Run("duplicity-holds", func(t *testing.T) {
@@ -202,5 +207,10 @@ func TestLockConcurrentBackups(t *testing.T) {
 			t.Errorf("want 2 manifests (dupfs's full, duplicity's incremental), the target holds %d", n)
 		}
 		l.checkRestore(t)
+		ReportFault(t, FaultCase{
+			Case:     "concurrent backups (duplicity first)",
+			Injected: "a dupfs backup of the same target while duplicity runs",
+			Lost:     "nothing: dupfs refused (exit 1, naming duplicity's pid), duplicity completes",
+		})
 	})
 }

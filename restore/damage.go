@@ -68,8 +68,8 @@ type setStream struct {
 	unknown []span         // index ranges lost with no signature tar to list them
 }
 
-// span is an index range (after, through]; after is "" with open=false
-// when the range starts at the beginning.
+// span is an index range (after, through]; without hasAfter it starts at
+// the beginning.
 type span struct {
 	after, through string
 	hasAfter       bool

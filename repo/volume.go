@@ -23,6 +23,9 @@ import (
 var (
 	ErrMissingVolume = errors.New("volume missing from target")
 	ErrHashMismatch  = errors.New("volume hash does not match its manifest")
+	// ErrFetch marks a volume the store could not deliver (after its
+	// retries): the store's fault, not the volume's.
+	ErrFetch = errors.New("fetch failed")
 )
 
 // VolumeError is a problem with one stored volume; it names the volume.
@@ -80,12 +83,12 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 				return nil, nil, &VolumeError{name, ErrMissingVolume}
 			}
 			if err != nil {
-				return nil, nil, &VolumeError{name, err}
+				return nil, nil, &VolumeError{name, fmt.Errorf("%w: %w", ErrFetch, err)}
 			}
 			if h != nil {
 				if _, err := io.Copy(h, backends.ContextReader(ctx, f)); err != nil {
 					f.Close()
-					return nil, nil, &VolumeError{name, err}
+					return nil, nil, &VolumeError{name, fmt.Errorf("%w: %w", ErrFetch, err)}
 				}
 				if err := checkHash(name, vol, h); err != nil {
 					f.Close()
@@ -104,7 +107,7 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 		return nil, nil, &VolumeError{name, ErrMissingVolume}
 	}
 	if err != nil {
-		return nil, nil, &VolumeError{name, err}
+		return nil, nil, &VolumeError{name, fmt.Errorf("%w: %w", ErrFetch, err)}
 	}
 	defer rc.Close()
 	tmp, err := os.CreateTemp(r.opts.ScratchDir, "dupfs-volume-*")
@@ -119,7 +122,7 @@ func (r *Repo) fetchVerified(ctx context.Context, name string, vol manifest.Volu
 	if _, err := io.Copy(w, backends.ContextReader(ctx, rc)); err != nil {
 		tmp.Close()
 		cleanup()
-		return nil, nil, &VolumeError{name, fmt.Errorf("download: %w", err)}
+		return nil, nil, &VolumeError{name, fmt.Errorf("%w: download: %w", ErrFetch, err)}
 	}
 	if h != nil {
 		if err := checkHash(name, vol, h); err != nil {

@@ -239,14 +239,18 @@ func (s *setStream) closeSig() {
 // Close releases the signature tar, if damage opened it.
 func (s *setStream) Close() { s.closeSig() }
 
-// notDamage tells failures that are not the volume's fault: every other
-// volume would fail the same way (a full scratch disk included), so
-// reading on is pointless.
+// notDamage tells failures that are not the volume's fault, so reading on
+// is pointless or wrong: only a volume that is missing, or whose stored
+// bytes fail their hash, decryption or decompression, is damage. A store
+// that cannot deliver, a wrong key, a full scratch disk, a cancel, or a
+// malformed tar in a volume that passed its hash (a hostile archive) stop
+// the restore.
 func notDamage(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+	var ve *repo.VolumeError
+	return !errors.As(err, &ve) || errors.Is(err, repo.ErrFetch) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
-		errors.Is(err, crypt.ErrBadPassphrase) || errors.Is(err, crypt.ErrNoSecretKey) ||
-		errors.Is(err, index.ErrUnsafe) // a hostile archive is refused, not read around
+		errors.Is(err, crypt.ErrBadPassphrase) || errors.Is(err, crypt.ErrNoSecretKey)
 }
 
 // unwrapVolume drops the repo's own naming of the volume, which the

@@ -2,6 +2,7 @@ package swift
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ import (
 //	<prefix>USERID, <prefix>USER_DOMAIN_NAME, <prefix>USER_DOMAIN_ID
 //	<prefix>PROJECT_DOMAIN_NAME, <prefix>PROJECT_DOMAIN_ID
 //
+// and dupfs's own <prefix>TIMEOUT: seconds without an answer or a byte
+// before a request is given up (and retried), like duplicity's --timeout
+// (default: 20s to connect and answer, 2 minutes idle in a transfer).
+//
 // defaultAuth is the auth version when <prefix>AUTHVERSION is unset:
 // duplicity's swift backend assumes 1 (tempauth), its pca backend 2.
 // Errors name the variable, never a value that could be a secret; they
@@ -41,6 +46,14 @@ func Connect(env backends.Env, prefix string, defaultAuth int) (*ncw.Connection,
 		// one immediate retry of a GET or HEAD that did not connect; the
 		// retry layer above does the rest, with backoff.
 		Retries: 1,
+	}
+	if v, ok := env(prefix + "TIMEOUT"); ok {
+		secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || secs <= 0 {
+			return nil, backends.Permanent(fmt.Errorf("%sTIMEOUT %q: want seconds", prefix, v))
+		}
+		c.ConnectTimeout = time.Duration(secs * float64(time.Second))
+		c.Timeout = c.ConnectTimeout
 	}
 	_, hasURL := env(prefix + "PREAUTHURL")
 	_, hasTok := env(prefix + "PREAUTHTOKEN")

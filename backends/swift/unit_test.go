@@ -150,6 +150,14 @@ func TestConnectEnv(t *testing.T) {
 	if err != nil || c.AuthVersion != 1 || c.UserName != "u" || c.ApiKey != "s3cret-pw" {
 		t.Fatalf("default (swift): %+v, %v", c, err)
 	}
+	if c, _ := Connect(env(append(base, "P_TIMEOUT=1.5")...), "P_", 1); c.Timeout != 1500*time.Millisecond || c.ConnectTimeout != c.Timeout {
+		t.Errorf("P_TIMEOUT=1.5: timeouts %v and %v, want 1.5s", c.ConnectTimeout, c.Timeout)
+	}
+	for _, bad := range []string{"0", "-1", "soon"} {
+		if _, err := Connect(env(append(base, "P_TIMEOUT="+bad)...), "P_", 1); err == nil || !strings.Contains(err.Error(), "P_TIMEOUT") {
+			t.Errorf("P_TIMEOUT=%s: %v, want an error naming it", bad, err)
+		}
+	}
 	if c, _ := Connect(env(base...), "P_", 2); c.AuthVersion != 2 {
 		t.Errorf("default (pca): version %d, want 2", c.AuthVersion)
 	}

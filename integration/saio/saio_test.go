@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -384,5 +385,62 @@ func TestSealProxyFaults(t *testing.T) {
 	}
 	if err := c.ObjectPutString(ctx, cont, "o2", "x", ""); err != nil {
 		t.Errorf("PUT after the fault: %v", err)
+	}
+}
+
+// TestSealProxyFaultRate: with FaultRate.Every, every other request to an
+// upstream that is not Swift fails, each kind in turn: a 503, a stall
+// after the headers and a byte of the body, a stall before the answer, a
+// reset. A stall ends when the client gives up.
+func TestSealProxyFaultRate(t *testing.T) {
+	up := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello, world")
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go up.Serve(ln)
+	defer up.Close()
+	p := saio.NewSealProxy("http://"+ln.Addr().String(), 0)
+	defer p.Close()
+	stall := time.Minute
+	p.SetFaultRate(&saio.FaultRate{PathPrefix: "/v1/", Every: 2, Kinds: []saio.Fault{
+		{Status: 503}, {Stall: stall, StallBody: true}, {Stall: stall}, {Reset: true},
+	}})
+	// New connections: Go retries a GET reset on a reused one.
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var got []string
+	start := time.Now()
+	for range 8 {
+		resp, err := client.Get(p.URL + "/v1/AUTH_a/c/o")
+		if err != nil {
+			got = append(got, "error")
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			got = append(got, fmt.Sprintf("%d, body broken after %q", resp.StatusCode, b))
+		default:
+			got = append(got, fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b))))
+		}
+	}
+	want := []string{
+		"200 hello, world", "503 injected fault: Service Unavailable",
+		"200 hello, world", `200, body broken after "h"`,
+		"200 hello, world", "error",
+		"200 hello, world", "error",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if took := time.Since(start); took > stall/2 {
+		t.Errorf("the stalls did not end with the client: %v", took)
+	}
+	st := p.Stats()
+	if st.Faults != 4 || st.Statuses != 1 || st.Stalls != 2 || st.BodyStalls != 1 || st.Resets != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }

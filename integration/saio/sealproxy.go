@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,9 +54,9 @@ const (
 // Object states are kept by "container/object", whatever the account.
 //
 // Test hooks: Stats, State, Reseal, Unseal, SetDelay, SetResealAfter and
-// InjectFault, also over HTTP under /_pca/ (see ServeHTTP). Faults apply to
-// every request, PCA or not, so the proxy also serves plain Swift retry
-// tests.
+// InjectFault, also over HTTP under /_pca/ (see ServeHTTP), and
+// SetFaultRate. Faults apply to every request, PCA or not, so the proxy
+// also serves plain Swift retry tests.
 type SealProxy struct {
 	URL       string // base URL, e.g. http://127.0.0.1:PORT ("" for a handler)
 	AuthURL   string // URL + "/auth/v1.0"
@@ -75,6 +76,8 @@ type SealProxy struct {
 	policies    map[string]string // "account/container" -> X-Storage-Policy
 	objects     map[string]*object
 	faults      []*Fault
+	rate        *FaultRate
+	rng         *rand.Rand // draws rate's faults
 	stats       Stats
 }
 
@@ -91,6 +94,13 @@ type Stats struct {
 	Passed    int `json:"passed"`    // GETs of unsealed PCA objects passed through
 	Sealed    int `json:"sealed"`    // writes (PUT, POST, COPY) that sealed an object
 	Faults    int `json:"faults"`    // requests answered by an injected fault
+	// By kind: Faults = Statuses + Resets + Stalls.
+	Statuses int `json:"statuses"` // answered with an error status
+	Resets   int `json:"resets"`   // connection reset without an answer
+	Stalls   int `json:"stalls"`   // held without an answer or mid-body
+	// BodyStalls are the Stalls that came mid-body (a StallBody fault on
+	// a GET with a body).
+	BodyStalls int `json:"body_stalls"`
 	// Objects are per object, by "container/object".
 	Objects map[string]ObjectStats `json:"objects"`
 }
@@ -111,6 +121,40 @@ type Fault struct {
 	Status     int         // status to answer with (500, 503, ...), unless Reset
 	Header     http.Header // extra response headers (e.g. Retry-After)
 	Reset      bool        // close the connection without an answer (TCP RST)
+	// Stall holds the request this long, or until the client gives up,
+	// then resets it. With StallBody a GET is passed upstream as is (no
+	// PCA states) and its answer stalls after the headers and one byte of
+	// the body; other requests stall before the headers, their body read.
+	Stall     time.Duration
+	StallBody bool
+}
+
+// FaultRate makes requests that match Method and PathPrefix (and no
+// queued Fault) fail: every Every-th one, in each of Kinds in turn, or
+// with Every 0, each with probability P drawn from a generator seeded
+// with Seed, in one of Kinds picked at random (their Count is ignored).
+// Random draws repeat for one seed only as far as the requests come in
+// the same order.
+type FaultRate struct {
+	Method     string
+	PathPrefix string
+	Every      int
+	P          float64
+	Seed       uint64
+	Kinds      []Fault
+
+	seen, used int // matching requests, faults given
+}
+
+// SetFaultRate starts the random faults of r; nil stops them.
+func (p *SealProxy) SetFaultRate(r *FaultRate) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rate = r
+	if r != nil {
+		r.seen, r.used = 0, 0
+		p.rng = rand.New(rand.NewPCG(r.Seed, 0x5ea1))
+	}
 }
 
 // NewSealProxy starts a sealing proxy on a loopback port in front of the
@@ -587,7 +631,8 @@ func (p *SealProxy) rewriteListing(resp *http.Response, cont string) error {
 	return nil
 }
 
-// takeFault uses up one count of the first fault r matches.
+// takeFault uses up one count of the first fault r matches, or draws one
+// from the fault rate.
 func (p *SealProxy) takeFault(r *http.Request) *Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -597,14 +642,95 @@ func (p *SealProxy) takeFault(r *http.Request) *Fault {
 			if f.Count <= 0 {
 				p.faults = append(p.faults[:i:i], p.faults[i+1:]...)
 			}
-			p.stats.Faults++
+			p.countFault(f)
 			return f
 		}
 	}
-	return nil
+	rt := p.rate
+	if rt == nil || len(rt.Kinds) == 0 || rt.Method != "" && rt.Method != r.Method || !strings.HasPrefix(r.URL.Path, rt.PathPrefix) {
+		return nil
+	}
+	rt.seen++
+	var f Fault
+	switch {
+	case rt.Every > 0 && rt.seen%rt.Every == 0:
+		f = rt.Kinds[rt.used%len(rt.Kinds)]
+	case rt.Every <= 0 && p.rng.Float64() < rt.P:
+		f = rt.Kinds[p.rng.IntN(len(rt.Kinds))]
+	default:
+		return nil
+	}
+	rt.used++
+	p.countFault(&f)
+	return &f
 }
 
+// countFault counts f by kind. Needs p.mu.
+func (p *SealProxy) countFault(f *Fault) {
+	p.stats.Faults++
+	switch {
+	case f.Stall > 0:
+		p.stats.Stalls++
+	case f.Reset:
+		p.stats.Resets++
+	default:
+		p.stats.Statuses++
+	}
+}
+
+// stall holds r for f.Stall or until the client gives up (see Fault),
+// then resets the connection.
+func (p *SealProxy) stall(w http.ResponseWriter, r *http.Request, f *Fault) {
+	if f.StallBody && r.Method == http.MethodGet {
+		p.logf("sealproxy: %s %s: fault: stall after the headers for %v", r.Method, r.URL.Path, f.Stall)
+		p.pass(&stallWriter{ResponseWriter: w, p: p, r: r, d: f.Stall}, r, reqInfo{})
+		return
+	}
+	p.logf("sealproxy: %s %s: fault: stall before the headers for %v", r.Method, r.URL.Path, f.Stall)
+	// Once the body is read the server notices the client going away.
+	io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+	wait(r, f.Stall)
+	panic(http.ErrAbortHandler)
+}
+
+// wait waits for d or until the client of r goes away.
+func wait(r *http.Request, d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-r.Context().Done():
+	}
+}
+
+// stallWriter sends the headers and one byte of the body, then stalls.
+type stallWriter struct {
+	http.ResponseWriter
+	p *SealProxy
+	r *http.Request
+	d time.Duration
+}
+
+func (s *stallWriter) Write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	s.ResponseWriter.Write(b[:1])
+	http.NewResponseController(s.ResponseWriter).Flush()
+	s.p.mu.Lock()
+	s.p.stats.BodyStalls++
+	s.p.mu.Unlock()
+	wait(s.r, s.d)
+	panic(http.ErrAbortHandler)
+}
+
+func (s *stallWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 func (p *SealProxy) fault(w http.ResponseWriter, r *http.Request, f *Fault) {
+	if f.Stall > 0 {
+		p.stall(w, r, f)
+		return
+	}
 	if f.Reset {
 		p.logf("sealproxy: %s %s: fault: connection reset", r.Method, r.URL.Path)
 		hj, ok := w.(http.Hijacker)

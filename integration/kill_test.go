@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -25,14 +22,7 @@ const killMoments = 10
 func TestFaultKillBackup(t *testing.T) {
 	t.Parallel()
 	f := newWriterFixture(t, writerMode{vars: []string{"PASSPHRASE=" + keyPassphrase}})
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("DUPFS_FAULT_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("DUPFS_FAULT_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (DUPFS_FAULT_SEED=%d replays it)", seed, seed)
+	seed := faultSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
 
 	// Calibrate: an undisturbed full of the first source, elsewhere.
@@ -201,76 +191,4 @@ func waitNextSecond(t *testing.T, f *writerFixture) {
 	if d := time.Until(last.Add(time.Second)); d > 0 {
 		time.Sleep(d + 10*time.Millisecond)
 	}
-}
-
-// TestFaultFullDisk restores into a small tmpfs: the restore fails with a
-// message naming the file and the cause, no panic; the backup is not
-// touched, and a restore with room afterwards is exact. Then the scratch
-// space (--tempdir) is the full one: the same.
-func TestFaultFullDisk(t *testing.T) {
-	t.Parallel()
-	f := newWriterFixture(t, writerMode{vars: []string{"PASSPHRASE=" + keyPassphrase}})
-	rng := rand.New(rand.NewPCG(7, 7))
-	mutateSource(t, f.src, rng, 0)
-	snap, err := Snapshot(f.src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.snaps = append(f.snaps, snap)
-	f.dupfsBackup(t)
-
-	small := filepath.Join(t.TempDir(), "tmpfs")
-	if err := os.Mkdir(small, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if err := exec.Command("umount", small).Run(); err != nil {
-			exec.Command("umount", "-l", small).Run()
-		}
-	})
-
-	t.Run("destination", func(t *testing.T) {
-		r := Dupfs(t, f.env, f.dupfsArgs("restore", f.dupfsRead, f.bk.URL(), filepath.Join(small, "out"))...)
-		stderr := string(r.Stderr)
-		if r.Code != 1 || !strings.Contains(stderr, "no space left on device") || !strings.Contains(stderr, small) || strings.Contains(stderr, "panic") {
-			t.Fatalf("restore to a full disk: want exit 1 naming a file under %s and \"no space left on device\", got %v", small, r)
-		}
-		ReportFault(t, FaultCase{
-			Case:     "full disk: restore destination",
-			Injected: "restore of ~3.5 MB into a 2 MiB tmpfs",
-			Lost:     "nothing stored; exit 1: " + lastLine(stderr),
-		})
-	})
-	if out, err := exec.Command("sh", "-c", "rm -rf "+small+"/* && head -c 2097152 /dev/zero > "+small+"/fill").CombinedOutput(); err != nil && !strings.Contains(string(out), "No space") {
-		t.Logf("filling the tmpfs: %v: %s", err, out)
-	}
-	t.Run("scratch", func(t *testing.T) {
-		r := Dupfs(t, f.env, f.dupfsArgs("restore", f.dupfsRead, "--tempdir", small, f.bk.URL(), filepath.Join(t.TempDir(), "out"))...)
-		stderr := string(r.Stderr)
-		if r.Code != 1 || !strings.Contains(stderr, "no space left on device") || strings.Contains(stderr, "panic") {
-			t.Fatalf("restore with a full --tempdir: want exit 1 and \"no space left on device\", got %v", r)
-		}
-		ReportFault(t, FaultCase{
-			Case:     "full disk: --tempdir",
-			Injected: "restore spooling volumes into a full tmpfs",
-			Lost:     "nothing stored; exit 1: " + lastLine(stderr),
-		})
-	})
-	t.Run("then-with-room", func(t *testing.T) {
-		out := filepath.Join(t.TempDir(), "out")
-		mustDupfs(t, f.env, f.dupfsArgs("restore", f.dupfsRead, f.bk.URL(), out)...)
-		checkTree(t, f.snaps[0], out)
-	})
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	l := lines[len(lines)-1]
-	if len(l) > 120 {
-		l = l[:120] + "…"
-	}
-	return l
 }

@@ -248,7 +248,7 @@ func (e *encoded) store(ctx context.Context, b backends.Backend) error {
 		return fmt.Errorf("%s: %w", e.remote, err)
 	}
 	if err := b.Save(ctx, e.remote, e.out, e.size); err != nil {
-		return fmt.Errorf("upload %s to %s: %w", e.remote, b, err)
+		return fmt.Errorf("upload: %w", err) // the store names the file and itself
 	}
 	if e.keepGz == "" {
 		return nil

@@ -385,7 +385,7 @@ func (u *uploader) save(ctx context.Context, up upload) error {
 		return fmt.Errorf("volume %s: %w", up.name, err)
 	}
 	if err := u.b.Save(ctx, up.name, up.f, up.size); err != nil {
-		return fmt.Errorf("upload %s to %s: %w", up.name, u.b, err)
+		return fmt.Errorf("upload: %w", err) // the store names the file and itself
 	}
 	u.bytes.Add(up.size)
 	return nil

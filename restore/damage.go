@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"syscall"
 
 	"dupfs/archive/collection"
@@ -164,6 +165,11 @@ func (s *setStream) damaged(d *difftar.DamageError) {
 	}
 	if notDamage(d.Err) {
 		s.fatal = d.Err
+		var pe *fs.PathError
+		if (errors.Is(d.Err, syscall.ENOSPC) || errors.Is(d.Err, syscall.EDQUOT)) && errors.As(d.Err, &pe) {
+			// The tar reader's context would make it read like damage.
+			s.fatal = fmt.Errorf("no room to spool volume %s (see --tempdir): %w", s.lostVol, pe)
+		}
 		return
 	}
 	s.report(&DamageError{Volume: s.lostVol, Err: unwrapVolume(d.Err)})

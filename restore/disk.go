@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -208,6 +209,10 @@ func (w *diskWriter) create(p string, mk func() error) error {
 		if err = os.RemoveAll(p); err == nil {
 			err = mk()
 		}
+	}
+	if errors.Is(err, syscall.ENAMETOOLONG) {
+		// Longer than this file system allows: that entry alone is lost.
+		return skip("create %s: %w", p, err)
 	}
 	if err != nil {
 		return fmt.Errorf("create %s: %w", p, err)

@@ -46,7 +46,7 @@ rm -f "$DUPFS_FAULT_REPORT"
 [ "$status" -eq 0 ] || exit "$status"
 
 echo "== race detector on the concurrent packages"
-go test -count=1 -race -timeout 10m ./repo/... ./archive/replay/... ./restore/... ./cache/... ./points/... ./unseal/... ./fusefs/... ./backends/retry/... ./backends/multi/... ./backends/backendtest/...
+go test -count=1 -race -timeout 10m ./repo/... ./archive/replay/... ./restore/... ./verify/... ./cache/... ./points/... ./unseal/... ./fusefs/... ./backends/retry/... ./backends/multi/... ./backends/backendtest/...
 
 echo "== fuzz targets (${FUZZTIME:-10s} each)"
 for pkg in $(go list ./...); do

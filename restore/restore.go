@@ -105,6 +105,43 @@ func Open(ctx context.Context, r *repo.Repo, p *Plan, path string, damage func(e
 	}
 }
 
+// Walk reads plan (made for path) and calls fn for each index present at
+// the plan's point, in index order: with its group and node, or, when the
+// index cannot be replayed (replay.ErrLost for what a damaged volume
+// held), with that error alone. damage hears of each damaged volume (see
+// Open). An error from fn, or a failure no damage containment covers,
+// ends the walk; a volume's error is returned without the context wrapped
+// around it, which would only hide the cause. Restore and verify both
+// read a backup through it.
+func Walk(ctx context.Context, r *repo.Repo, p *Plan, path string, damage func(error), fn func(idx string, g *replay.Group, n *replay.Node, err error) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m, stop := Open(ctx, r, p, path, damage)
+	defer stop()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		g, err := m.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return volumeFirst(err)
+		}
+		n, err := replay.Resolve(g)
+		switch {
+		case err != nil:
+			err = fn(g.Index, nil, nil, err)
+		case n != nil:
+			err = fn(n.Index, g, n, nil)
+		}
+		if err != nil {
+			return volumeFirst(err)
+		}
+	}
+}
+
 // Run restores opts.Path at opts.Time into opts.Dest.
 func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 	var st Stats
@@ -124,8 +161,6 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 				s.End.UTC().Format(time.RFC3339), plan.Sets[len(plan.Sets)-1].End.UTC().Format(time.RFC3339)))
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	warn := func(err error) {
 		st.Skipped++
 		if opts.Warn != nil {
@@ -145,49 +180,36 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 			opts.Warn(err)
 		}
 	}
-	m, stop := Open(ctx, r, plan, opts.Path, damage)
-	defer stop()
-
 	w := newDiskWriter(opts.Dest, opts.Force)
-	for {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		g, err := m.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return st, volumeFirst(err)
-		}
-		n, err := replay.Resolve(g)
+	err = Walk(ctx, r, plan, opts.Path, damage, func(idx string, g *replay.Group, n *replay.Node, err error) error {
 		if err != nil {
 			if errors.Is(err, replay.ErrLost) {
-				err = &NotRestoredError{Path: index.Display(g.Index), Err: replay.ErrLost}
+				err = &NotRestoredError{Path: index.Display(idx), Err: replay.ErrLost}
 			}
 			warn(err)
-			continue
-		}
-		if n == nil {
-			continue
+			return nil
 		}
 		if n.Index == "" && opts.Path == "" && n.Meta.Type != difftar.Dir {
-			return st, fmt.Errorf("backup root is a %v, not a directory: %w", n.Meta.Type, replay.ErrCorrupt)
+			return fmt.Errorf("backup root is a %v, not a directory: %w", n.Meta.Type, replay.ErrCorrupt)
 		}
 		written, err := w.write(g, n, index.Rel(n.Index, opts.Path))
 		if err != nil {
 			var skipped *skipError
 			if !errors.As(err, &skipped) {
-				return st, volumeFirst(err)
+				return err
 			}
 			warn(err)
-			continue
+			return nil
 		}
 		st.Entries++
 		st.Bytes += written
 		if opts.Progress != nil {
 			opts.Progress(st.Entries, st.Bytes)
 		}
+		return nil
+	})
+	if err != nil {
+		return st, err
 	}
 	if err := w.finish(); err != nil {
 		return st, err

@@ -193,50 +193,14 @@ func Tree(ctx context.Context, r *repo.Repo, opts Options) (Stats, error) {
 }
 
 // eachNode replays the backup of path at t and calls fn for each index
-// present at that point, in index order. err is set, and g and n are nil,
-// when an index cannot be replayed; other failures stop the walk. It is
-// verify's one seam with the restore engine.
+// present at that point (see restore.Walk): verify's one seam with the
+// restore engine.
 func eachNode(ctx context.Context, r *repo.Repo, t time.Time, path string, damaged func(error), fn func(idx string, g *replay.Group, n *replay.Node, err error) error) error {
 	plan, err := restore.MakePlan(ctx, r, t, path)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m, stop := restore.Open(ctx, r, plan, path, damaged)
-	defer stop()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		g, err := m.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return volumeFirst(err)
-		}
-		n, err := replay.Resolve(g)
-		switch {
-		case err != nil:
-			err = fn(g.Index, nil, nil, err)
-		case n != nil:
-			err = fn(n.Index, g, n, nil)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// volumeFirst reports a damaged or missing volume by itself, as restore
-// does.
-func volumeFirst(err error) error {
-	var ve *repo.VolumeError
-	if errors.As(err, &ve) {
-		return ve
-	}
-	return err
+	return restore.Walk(ctx, r, plan, path, damaged, fn)
 }
 
 type comparer struct {
@@ -319,7 +283,7 @@ func (c *comparer) compareFile(g *replay.Group, n *replay.Node, l *localEntry) (
 		if errors.Is(err, librsync.ErrCorruptDelta) || errors.Is(err, replay.ErrCorrupt) || errors.As(err, &damage) {
 			return "cannot read backup: " + oneLine(err.Error()), nil
 		}
-		return "", volumeFirst(err)
+		return "", err
 	}
 	if backup.n != size {
 		return fmt.Sprintf("size %d != %d", backup.n, size), nil

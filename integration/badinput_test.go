@@ -40,15 +40,7 @@ func TestBadInput(t *testing.T) {
 	// damaged copies the target, lets mutate change it, and returns the copy.
 	damaged := func(t *testing.T, mutate func(dir string)) *Backup {
 		c := NewBackup(t, bk.Env, bk.Options...)
-		for _, name := range bk.Files(t) {
-			data, err := os.ReadFile(filepath.Join(bk.Target, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(c.Target, name), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		c.Target = copyTree(t, bk.Target)
 		mutate(c.Target)
 		return c
 	}

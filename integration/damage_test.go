@@ -90,7 +90,7 @@ func TestFaultDamagedVolume(t *testing.T) {
 		// Without its manifest the incremental is unusable: the restore
 		// says so and gives the full backup's point, exactly.
 		t.Parallel()
-		target := copyTarget(t, f.bk)
+		target := copyTree(t, f.bk.Target)
 		for _, name := range f.bk.Files(t) {
 			if strings.Contains(name, "-inc.") && strings.Contains(name, ".manifest") {
 				if err := os.Remove(filepath.Join(target, name)); err != nil {
@@ -113,7 +113,7 @@ func TestFaultDamagedVolume(t *testing.T) {
 	for _, d := range damages {
 		t.Run(strings.ReplaceAll(d.name, " ", "-"), func(t *testing.T) {
 			t.Parallel()
-			target := copyTarget(t, f.bk)
+			target := copyTree(t, f.bk.Target)
 			if err := d.do(filepath.Join(target, bad)); err != nil {
 				t.Fatal(err)
 			}
@@ -222,25 +222,6 @@ func TestFaultDamagedVolume(t *testing.T) {
 			})
 		})
 	}
-}
-
-// copyTarget copies b's target to a new directory.
-func copyTarget(t *testing.T, b *Backup) string {
-	t.Helper()
-	target := filepath.Join(t.TempDir(), "target")
-	if err := os.Mkdir(target, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range b.Files(t) {
-		data, err := os.ReadFile(filepath.Join(b.Target, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(target, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return target
 }
 
 // tarPaths lists the paths a volume holds, with the kind of each member

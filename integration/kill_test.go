@@ -23,10 +23,11 @@ func TestFaultKillBackup(t *testing.T) {
 	t.Parallel()
 	f := newWriterFixture(t, writerMode{vars: []string{"PASSPHRASE=" + keyPassphrase}})
 	seed := faultSeed(t)
-	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
+	chacha := rand.NewChaCha8(chachaSeed(seed))
+	rng := rand.New(chacha)
 
 	// Calibrate: an undisturbed full of the first source, elsewhere.
-	mutateSource(t, f.src, rng, 0)
+	mutateSource(t, f.src, chacha, 0)
 	start := time.Now()
 	mustDupfs(t, f.env, "backup", "--volsize", "1", "--archive-dir", t.TempDir(), f.src, "file://"+t.TempDir())
 	runTime := time.Since(start)
@@ -37,7 +38,7 @@ func TestFaultKillBackup(t *testing.T) {
 			t.Fatalf("only %d of %d runs were killed before they finished", kills, round)
 		}
 		if round > 0 {
-			mutateSource(t, f.src, rng, round)
+			mutateSource(t, f.src, chacha, round)
 		}
 		snap, err := Snapshot(f.src)
 		if err != nil {
@@ -130,20 +131,12 @@ func TestFaultKillBackup(t *testing.T) {
 // a few big files and 120 small ones; later rounds rewrite part of a big
 // file, add and delete small ones, so each incremental has deltas, new
 // and deleted files across a few volumes.
-func mutateSource(t *testing.T, src string, rng *rand.Rand, k int) {
+func mutateSource(t *testing.T, src string, chacha *rand.ChaCha8, k int) {
 	t.Helper()
+	rng := rand.New(chacha)
 	write := func(rel string, n int) {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
 		p := filepath.Join(src, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeRandom(t, p, chacha, int64(n))
 		// Distinct mtimes per round: the change must be seen even within
 		// the second of the last backup.
 		mt := time.Unix(1_700_000_000+int64(k)*3600, 0)

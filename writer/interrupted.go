@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"dupfs/archive/collection"
 	"dupfs/archive/names"
-	"dupfs/backends"
+	"dupfs/prune"
 	"dupfs/repo"
 )
 
@@ -98,15 +99,15 @@ func cleanInterrupted(ctx context.Context, r *repo.Repo, ropts repo.Options, not
 			continue
 		}
 		notice(fmt.Sprintf("found the interrupted backup %s (%d stored files, no manifest): deleting it and starting over", k, len(remote[k])))
+		var del []collection.File
 		for _, name := range remote[k] {
-			if err := r.Backend().Delete(ctx, name); err != nil && !errors.Is(err, backends.ErrNotExist) {
-				return true, fmt.Errorf("delete %s of the interrupted backup: %w", name, err)
-			}
+			del = append(del, collection.File{Name: name})
 		}
 		for _, name := range local[k] {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return true, fmt.Errorf("archive dir: %w", err)
-			}
+			del = append(del, collection.File{Name: name, Local: true})
+		}
+		if err := prune.Run(ctx, r.Backend(), dir, del, nil); err != nil {
+			return true, fmt.Errorf("the interrupted backup %s: %w", k, err)
 		}
 	}
 	return true, nil

@@ -19,7 +19,7 @@ func restoreCommand() *cli.Command {
 			"(default: the latest backup). DIR must be empty or missing unless --force is given.",
 		Flags: append(targetFlags(),
 			timeFlag(),
-			&cli.StringFlag{Name: "path", Aliases: []string{"file-to-restore", "r"}, Usage: "relative path of a file or directory to restore; DIR becomes it"},
+			pathFlag("relative path of a file or directory to restore; DIR becomes it"),
 			&cli.BoolFlag{Name: "force", Usage: "restore into an existing, non-empty DIR, overwriting what is there"},
 			unsealPollFlag(),
 		),

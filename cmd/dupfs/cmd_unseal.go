@@ -24,7 +24,7 @@ func unsealCommand() *cli.Command {
 			"itself. On a store without a cold tier there is nothing to do.",
 		Flags: append(targetFlags(),
 			timeFlag(),
-			&cli.StringFlag{Name: "path", Aliases: []string{"file-to-restore", "r"}, Usage: "relative path of the file or directory to be restored"},
+			pathFlag("relative path of the file or directory to be restored"),
 			&cli.BoolFlag{Name: "no-wait", Usage: "ask for the unseal and exit, printing when the files will be ready"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "list the files and bytes needed, and their states; ask for nothing"},
 			unsealPollFlag(),
@@ -102,6 +102,12 @@ func runUnseal(c *cli.Context) error {
 	}
 	fmt.Printf("%d files (%s) are readable\n", len(rep.Files), humanBytes(rep.Bytes))
 	return nil
+}
+
+// pathFlag is duplicity's --file-to-restore (read with restorePath), with
+// what it means to the command.
+func pathFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "path", Aliases: []string{"file-to-restore", "r"}, Usage: usage}
 }
 
 func restorePath(c *cli.Context) string {

@@ -27,7 +27,7 @@ func verifyCommand() *cli.Command {
 			"Exits 1 when anything differs or failed.",
 		Flags: append(targetFlags(),
 			timeFlag(),
-			&cli.StringFlag{Name: "path", Aliases: []string{"file-to-restore", "r"}, Usage: "relative path of the file or directory to verify; DIR is its copy"},
+			pathFlag("relative path of the file or directory to verify; DIR is its copy"),
 			&cli.BoolFlag{Name: "compare-data", Usage: "compare file contents too"},
 			unsealPollFlag(),
 		),
